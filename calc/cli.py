@@ -1,0 +1,139 @@
+"""Command line: ``calc layer KIND --field value ...`` and the network commands.
+
+`main(argv) -> int` never raises: a bad spec prints one line and returns 1, bad usage one line
+and 2.  Heavy modules are imported inside the command that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from calc.errors import CalcError, UsageError
+
+FORMATS = ("text", "md", "csv", "json", "latex")
+DTYPES = ("fp32", "fp16", "bf16", "int8", "fp64")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line (raised, not printed and exited)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}", expected=f"see '{self.prog} --help'")
+
+
+def _common(parser: argparse.ArgumentParser, formats: Sequence[str] = FORMATS) -> None:
+    parser.add_argument("--convention", default="exact", help="counting convention (see 'calc conventions')")
+    parser.add_argument("--dtype", default="fp32", choices=DTYPES, help="element type for memory bytes")
+    parser.add_argument("--format", default="text", choices=formats, help="output format")
+    parser.add_argument("--units", action="store_true", help="K/M/G/T instead of exact integers")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+
+
+def _value(text: str) -> Any:
+    """A command-line value: an int, a comma list of ints, or a word (e.g. 'same')."""
+    parts = text.split(",")
+    try:
+        numbers = [int(p) for p in parts]
+    except ValueError:
+        try:
+            return float(text) if "." in text or "e" in text.lower() else text
+        except ValueError:
+            return text
+    return numbers[0] if len(numbers) == 1 else numbers
+
+
+def _add_layer_commands(sub: Any) -> None:
+    from calc.layers import REGISTRY
+
+    for tag, cls in sorted(REGISTRY.items()):
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else tag
+        p = sub.add_parser(tag, help=doc, description=doc)
+        for name, info in cls.model_fields.items():
+            if name in ("type", "name"):
+                continue
+            flag = f"--{name}"
+            if info.annotation is bool:
+                p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+            else:
+                p.add_argument(flag, type=_value, default=None, metavar="V")
+        _common(p)
+        p.set_defaults(kind=tag, layer_fields=[n for n in cls.model_fields if n not in ("type", "name")])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="calc", description="Exact parameters, MACs, FLOPs and memory access of neural-network layers and networks.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    layer = commands.add_parser("layer", help="cost one layer: calc layer conv --K 3 --Cin 64 ...")
+    _add_layer_commands(layer.add_subparsers(dest="kind", required=True, parser_class=_Parser))
+
+    commands.add_parser("conventions", help="list the counting conventions and their rules")
+    return parser
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    from calc.files import write_atomic
+
+    write_atomic(output, text)
+
+
+def _cmd_layer(args: argparse.Namespace) -> int:
+    from calc import conventions
+    from calc.cost import dtype
+    from calc.parse import parse_layer
+    from calc.render import render
+    from calc.report import evaluate_layer
+
+    data = {"type": args.kind}
+    for name in args.layer_fields:
+        value = getattr(args, name)
+        if value is not None:
+            data[name] = value
+    try:
+        layer = parse_layer(data)
+        report = evaluate_layer(layer, conventions.get(args.convention), dtype(args.dtype))
+    except CalcError as exc:
+        if exc.field:
+            exc.field = f"--{exc.field}"
+        raise UsageError(exc.one_line(), expected=None) from None
+    _emit(render(report, args.format, args.units), args.output)
+    return 0
+
+
+def _cmd_conventions(args: argparse.Namespace) -> int:
+    from calc.conventions import CONVENTIONS, OPS
+
+    lines = []
+    for c in CONVENTIONS.values():
+        lines.append(f"{c.name}: {c.title}\n  source: {c.source}")
+        for op in OPS:
+            r = c.rule_for(op)
+            lines.append(f"  {op:<18} {r.formula():<40} {r.note}")
+        lines.extend(f"  NB: {n}" for n in c.notes)
+        lines.append("")
+    sys.stdout.write("\n".join(lines))
+    return 0
+
+
+COMMANDS = {"layer": _cmd_layer, "conventions": _cmd_conventions}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except CalcError as exc:
+        print(f"error: {exc.one_line()}" if isinstance(exc, UsageError) else exc.one_line(), file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

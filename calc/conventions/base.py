@@ -1,0 +1,99 @@
+"""Counting conventions as data: for each operation, a row of integer coefficients over the
+counters of a `Tally`.  FLOPs of an operation = sum(coefficient * counter).
+
+Comparing two conventions is comparing their rows; adding one is adding a table entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from calc.errors import ConventionError
+from calc.tally import Counter, Tally
+
+OPS: tuple[str, ...] = (
+    "conv", "deconv", "linear", "batchnorm",
+    "relu", "relu6", "leaky_relu", "prelu", "elu", "sigmoid", "tanh", "hardswish",
+    "hardsigmoid", "silu", "gelu", "softmax",
+    "maxpool", "avgpool", "adaptive_avgpool", "adaptive_maxpool",
+    "add", "mul", "concat", "flatten", "dropout", "identity", "channel_shuffle",
+    "upsample_nearest", "upsample_bilinear",
+)
+"""Every operation a `Tally` can name; every convention prices each one (zero is explicit)."""
+
+DOT_PRODUCT_OPS = ("conv", "deconv", "linear")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """FLOPs of one operation: sum of coefficient x counter, with a note saying why."""
+
+    terms: tuple[tuple[Counter, int], ...] = ()
+    note: str = ""
+
+    def flops(self, tally: Tally) -> Any:
+        total: Any = 0
+        for counter, coefficient in self.terms:
+            total = total + coefficient * tally.counter(counter)
+        return total
+
+    def formula(self) -> str:
+        """Human-readable form, e.g. '2*macs - dot_outputs + bias_adds'."""
+        if not self.terms:
+            return "0"
+        parts = []
+        for i, (counter, c) in enumerate(self.terms):
+            sign = "-" if c < 0 else "+"
+            mag = abs(c)
+            text = counter.value if mag == 1 else f"{mag}*{counter.value}"
+            parts.append(("-" + text) if i == 0 and c < 0 else text if i == 0 else f"{sign} {text}")
+        return " ".join(parts)
+
+
+def rule(note: str = "", **coefficients: int) -> Rule:
+    """rule(macs=2, dot_outputs=-1, bias_adds=1) -> Rule over those counters."""
+    return Rule(tuple((Counter(name), c) for name, c in coefficients.items() if c), note)
+
+
+ZERO = Rule((), "not counted")
+
+
+@dataclass(frozen=True)
+class Convention:
+    """A named way of turning tallies into FLOPs."""
+
+    name: str
+    title: str
+    source: str
+    rules: Mapping[str, Rule]
+    notes: tuple[str, ...] = field(default=())
+
+    def rule_for(self, op: str) -> Rule:
+        try:
+            return self.rules[op]
+        except KeyError:
+            raise ConventionError(
+                f"convention '{self.name}' has no rule for '{op}'",
+                expected="a rule for every operation (see calc.conventions.OPS)",
+            ) from None
+
+    def flops(self, tally: Tally) -> Any:
+        return self.rule_for(tally.op).flops(tally)
+
+
+def per_op(default: Rule | None = None, /, **rules: Rule) -> dict[str, Rule]:
+    """A full table: listed ops get their rule, the rest `default` (required if any are left)."""
+    table: dict[str, Rule] = {}
+    unknown = set(rules) - set(OPS)
+    if unknown:
+        raise ValueError(f"unknown operations in a convention table: {sorted(unknown)}")
+    for op in OPS:
+        if op in rules:
+            table[op] = rules[op]
+        elif default is not None:
+            table[op] = default
+        else:
+            raise ValueError(f"no rule for {op!r} and no default")
+    return table

@@ -1,0 +1,114 @@
+"""The conventions of the seed documents and of an exact operation count.
+
+Per-element costs of `exact` count the primitive operations of each defining expression, with
+exp, erf and tanh one operation each:
+    relu max(x,0) 1 · relu6 min(max(x,0),6) 2 · leaky_relu/prelu select(x>0, x, a*x) 2 ·
+    elu select(x>0, x, a*(exp(x)-1)) 4 · sigmoid 1/(1+exp(-x)) 4 · tanh 1 ·
+    hardsigmoid min(max(x+3,0),6)/6 4 · hardswish x*hardsigmoid(x) 5 · silu x*sigmoid(x) 5 ·
+    gelu x/2*(1+erf(x/sqrt2)) 5 · softmax exp each, n-1 adds and n divides per row: 3n-1.
+"""
+
+from __future__ import annotations
+
+from calc.conventions.base import ZERO, Convention, per_op, rule
+
+_EXACT_ACTIVATIONS = dict(
+    relu=rule("max(x, 0)", out_elements=1),
+    relu6=rule("min(max(x, 0), 6)", out_elements=2),
+    leaky_relu=rule("compare, multiply", out_elements=2),
+    prelu=rule("compare, multiply", out_elements=2),
+    elu=rule("compare, exp, subtract, multiply", out_elements=4),
+    sigmoid=rule("negate, exp, add, divide", out_elements=4),
+    tanh=rule("one transcendental", out_elements=1),
+    hardsigmoid=rule("add, max, min, divide", out_elements=4),
+    hardswish=rule("hardsigmoid then multiply", out_elements=5),
+    silu=rule("sigmoid then multiply", out_elements=5),
+    gelu=rule("divide, erf, add, multiply, multiply", out_elements=5),
+    softmax=rule("exp each, n-1 adds and n divides per row", out_elements=3, rows=-1),
+)
+
+EXACT = Convention(
+    name="exact",
+    title="Every multiply and every add",
+    source="derivation in docs/conventions.md (seed 000's 2*Cin*K^2-1, bias corrected)",
+    rules=per_op(
+        ZERO,
+        conv=rule("n products, n-1 adds per output, +1 bias add", macs=2, dot_outputs=-1, bias_adds=1),
+        deconv=rule("products reaching the output, adds to accumulate them, bias", macs=2, dot_outputs=-1, bias_adds=1),
+        linear=rule("(2*Cin - 1)*Cout, +Cout with bias", macs=2, dot_outputs=-1, bias_adds=1),
+        batchnorm=rule("inference x*scale + shift, scale and shift per channel", out_elements=2),
+        maxpool=rule("K^2 - 1 comparisons per output", window=1, out_elements=-1),
+        avgpool=rule("K^2 - 1 adds and one divide per output", window=1),
+        adaptive_avgpool=rule("window - 1 adds and one divide per output", window=1),
+        adaptive_maxpool=rule("window - 1 comparisons per output", window=1, out_elements=-1),
+        add=rule("one add per extra operand per element", merge_ops=1),
+        mul=rule("one multiply per extra operand per element", merge_ops=1),
+        upsample_bilinear=rule("4 weighted products and 3 adds per output", window=2, out_elements=-1),
+        **_EXACT_ACTIVATIONS,
+    ),
+    notes=(
+        "Pooling windows are nominal: padded positions are counted as visited.",
+        "Batch norm is priced unfolded; use fold_bn to fold it into the previous conv/linear.",
+        "Data movement (concat, flatten, dropout, channel shuffle, nearest upsample) costs 0.",
+    ),
+)
+
+TWO_MAC = Convention(
+    name="2mac",
+    title="FLOPs = 2 x MACs",
+    source="seed 001 (FLOPs = 2*H*W*Cin*K*K*Cout); common in papers",
+    rules=per_op(
+        rule("only dot-product layers are counted"),
+        conv=rule("2 per multiply-accumulate, bias ignored", macs=2),
+        deconv=rule("2 per multiply-accumulate, bias ignored", macs=2),
+        linear=rule("2 per multiply-accumulate, bias ignored", macs=2),
+    ),
+)
+
+MACC = Convention(
+    name="macc",
+    title="MACs for dot products, per-element FLOPs elsewhere",
+    source="seed 003 (CNN layer MACC/FLOPs table): relu 1, sigmoid 4, pooling per window, BN folded",
+    rules=per_op(
+        ZERO,
+        conv=rule("multiply-accumulates", macs=1),
+        deconv=rule("multiply-accumulates", macs=1),
+        linear=rule("multiply-accumulates", macs=1),
+        batchnorm=rule("folded into the previous layer at inference"),
+        relu=rule("seed: H*W*C", out_elements=1),
+        relu6=rule("as relu", out_elements=1),
+        leaky_relu=rule("as relu", out_elements=1),
+        prelu=rule("seed: H*W*C", out_elements=1),
+        elu=rule("seed: H*W*C", out_elements=1),
+        sigmoid=rule("seed: H*W*C*4", out_elements=4),
+        tanh=_EXACT_ACTIVATIONS["tanh"],
+        hardsigmoid=_EXACT_ACTIVATIONS["hardsigmoid"],
+        hardswish=_EXACT_ACTIVATIONS["hardswish"],
+        silu=_EXACT_ACTIVATIONS["silu"],
+        gelu=_EXACT_ACTIVATIONS["gelu"],
+        softmax=_EXACT_ACTIVATIONS["softmax"],
+        maxpool=rule("seed: Hout*Wout*Cout*K*K", window=1),
+        avgpool=rule("seed: Hout*Wout*Cout*K*K", window=1),
+        adaptive_avgpool=rule("seed: global pool Hin*Win*Cin", window=1),
+        adaptive_maxpool=rule("seed: global pool Hin*Win*Cin", window=1),
+    ),
+    notes=(
+        "Activations the seed does not list (tanh, hardswish, hardsigmoid, silu, gelu, softmax) "
+        "are priced as in 'exact'.",
+        "Element-wise add/mul and data movement are not in the seed's table and cost 0.",
+    ),
+)
+
+PARAMS_X_PIXELS = Convention(
+    name="params-x-pixels",
+    title="FLOPs = parameters x output pixels",
+    source="seed 004 (conv FLOPs = params * Hout * Wout; linear FLOPs = params)",
+    rules=per_op(
+        rule("the seed's rule covers conv and linear layers only"),
+        conv=rule("(Cin/g*K^2*Cout + Cout) * Hout*Wout", macs=1, bias_adds=1),
+        deconv=rule("products plus bias adds, by analogy", macs=1, bias_adds=1),
+        linear=rule("Cin*Cout + Cout", macs=1, bias_adds=1),
+    ),
+)
+
+SEED_CONVENTIONS = (EXACT, TWO_MAC, MACC, PARAMS_X_PIXELS)

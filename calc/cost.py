@@ -1,0 +1,108 @@
+"""Per-operation costs under a convention, and totals.
+
+    params, buffers   from the tally
+    macs              multiply-accumulates of dot-product layers (bias excluded), any convention
+    flops             the convention's rule applied to the tally
+    mem_access        elements read and written (ShuffleNet V2): inputs + params + buffers + output
+    mem_bytes         mem_access * bytes per element of the dtype
+    activations       output elements
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from typing import Any
+
+from calc.conventions import Convention
+from calc.errors import UsageError
+from calc.tally import Shape, Tally
+
+
+class Dtype(StrEnum):
+    FP64 = "fp64"
+    FP32 = "fp32"
+    FP16 = "fp16"
+    BF16 = "bf16"
+    INT8 = "int8"
+
+
+BYTES: dict[Dtype, int] = {Dtype.FP64: 8, Dtype.FP32: 4, Dtype.FP16: 2, Dtype.BF16: 2, Dtype.INT8: 1}
+
+
+def dtype(name: str) -> Dtype:
+    try:
+        return Dtype(name)
+    except ValueError:
+        raise UsageError(
+            f"unknown dtype '{name}'", expected="one of " + ", ".join(d.value for d in Dtype)
+        ) from None
+
+
+def mem_access(in_elements: Any, params: Any, buffers: Any, out_elements: Any) -> Any:
+    """Memory access cost (ShuffleNet V2, sec. 2): every input, weight and stored statistic read
+    once, every output written once.  For a 1x1 conv without bias: h*w*(c1 + c2) + c1*c2."""
+    return in_elements + params + buffers + out_elements
+
+
+@dataclass(frozen=True, slots=True)
+class OpCost:
+    """One row of a report: a primitive operation at a dotted path."""
+
+    path: str
+    kind: str
+    op: str
+    output_shape: Shape
+    params: Any
+    buffers: Any
+    macs: Any
+    flops: Any
+    mem_access: Any
+    mem_bytes: Any
+    activations: Any
+
+
+def op_cost(path: str, kind: str, tally: Tally, convention: Convention, dt: Dtype) -> OpCost:
+    access = mem_access(tally.in_elements, tally.params, tally.buffers, tally.out_elements)
+    return OpCost(
+        path=path,
+        kind=kind,
+        op=tally.op,
+        output_shape=tally.output,
+        params=tally.params,
+        buffers=tally.buffers,
+        macs=tally.macs,
+        flops=convention.flops(tally),
+        mem_access=access,
+        mem_bytes=access * BYTES[dt],
+        activations=tally.out_elements,
+    )
+
+
+SUMMED = ("params", "buffers", "macs", "flops", "mem_access", "mem_bytes")
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    params: Any
+    buffers: Any
+    macs: Any
+    flops: Any
+    mem_access: Any
+    mem_bytes: Any
+    largest_activation: Any
+
+    @classmethod
+    def of(cls, rows: Iterable[OpCost]) -> "Totals":
+        sums: dict[str, Any] = {name: 0 for name in SUMMED}
+        largest: Any = 0
+        for row in rows:
+            for name in SUMMED:
+                sums[name] = sums[name] + getattr(row, name)
+            if isinstance(row.activations, int) and row.activations > largest:
+                largest = row.activations
+        return cls(**sums, largest_activation=largest)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -1,0 +1,44 @@
+"""Layer kinds: one module per family, one record class per kind, one registry from tag to class.
+
+To add a kind: write its record and formulas in a module here, then list the class in `KINDS`.
+"""
+
+from __future__ import annotations
+
+from calc.layers.activation import Activation, ActivationKind
+from calc.layers.base import Layer
+from calc.layers.conv import Conv, Depthwise, Pointwise, Separable
+from calc.layers.deconv import Deconv
+from calc.layers.linear import Linear
+from calc.layers.merge import Concat, ElementwiseMerge
+from calc.layers.norm import BatchNorm
+from calc.layers.pool import AdaptivePool, GlobalPool, Pool
+from calc.layers.reshape import ChannelShuffle, Dropout, Flatten, Identity
+from calc.layers.upsample import Upsample
+
+KINDS: tuple[type[Layer], ...] = (
+    Conv, Depthwise, Pointwise, Separable, Deconv, Linear, BatchNorm, Activation,
+    Pool, AdaptivePool, GlobalPool, ElementwiseMerge, Concat, Flatten, Dropout, Identity,
+    ChannelShuffle, Upsample,
+)
+
+
+def _registry() -> dict[str, type[Layer]]:
+    table: dict[str, type[Layer]] = {}
+    for cls in KINDS:
+        for tag in cls.TAGS:
+            if tag in table:
+                raise RuntimeError(f"layer kind {tag!r} registered twice ({table[tag]} and {cls})")
+            table[tag] = cls
+    return table
+
+
+REGISTRY: dict[str, type[Layer]] = _registry()
+"""type tag -> record class."""
+
+__all__ = [
+    "KINDS", "REGISTRY", "Activation", "ActivationKind", "AdaptivePool", "BatchNorm",
+    "ChannelShuffle", "Concat", "Conv", "Deconv", "Depthwise", "Dropout", "ElementwiseMerge",
+    "Flatten", "GlobalPool", "Identity", "Layer", "Linear", "Pointwise", "Pool", "Separable",
+    "Upsample",
+]

@@ -1,0 +1,179 @@
+"""The base record every layer kind derives from, and the input-description fields.
+
+A record holds a layer's hyper-parameters, validated once (frozen, unknown fields refused, ints
+strict).  It is only an adapter: `tally(inputs)` feeds its fields and the input shapes to the
+formula functions of its module and returns a convention-free `Tally`.
+
+A record may also state its input (``Cin``, ``H``, ``W``, ...): a standalone layer needs that to be
+costed; inside a network the input is inferred and a stated value is checked against it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, PositiveInt
+
+from calc.arith import is_int
+from calc.errors import ShapeError, SpecError
+from calc.tally import Shape, Tally
+
+SPATIAL_NAMES: dict[int, tuple[str, ...]] = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+"""Field names of the spatial axes, by how many there are (as PyTorch names Conv1d/2d/3d input)."""
+
+IntOrAxes = PositiveInt | list[PositiveInt]
+
+
+class Layer(BaseModel):
+    """Fields shared by every kind: an optional name and the batch size N."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
+
+    TAGS: ClassVar[tuple[str, ...]] = ()
+    """The values of ``type`` this record accepts (its kind names)."""
+
+    type: str
+    name: str | None = None
+    N: PositiveInt | None = None
+
+    # -- input description ---------------------------------------------------------------------
+    def stated_inputs(self) -> tuple[Shape, ...]:
+        """The input shapes this record states, for costing it on its own."""
+        raise SpecError(f"a standalone '{self.type}' layer cannot be costed", field="type")
+
+    def check_inputs(self, inputs: tuple[Shape, ...]) -> None:
+        """Raise `ShapeError` if a value the record states disagrees with the inferred input."""
+
+    # -- costs ---------------------------------------------------------------------------------
+    def expand(self) -> list[tuple[str, "Layer"]]:
+        """Primitive operations this record stands for, with path suffixes ('' for itself)."""
+        return [("", self)]
+
+    def tally(self, inputs: tuple[Shape, ...]) -> Tally:
+        raise NotImplementedError(f"{type(self).__name__} is not a primitive; expand() it")
+
+    @property
+    def kind(self) -> str:
+        return self.type
+
+
+def check_stated(field: str, stated: Any, inferred: Any) -> None:
+    """Compare a value the spec states with the one inferred from the previous layers."""
+    if stated is not None and is_int(inferred) and stated != inferred:
+        raise ShapeError(
+            f"states {field}={stated} but its input has {field}={inferred}",
+            field=field,
+            expected=f"{field}={inferred} or the field left out",
+        )
+
+
+def check_groups(groups: int, cin: int | None, cout: int) -> None:
+    """Groups must divide both channel counts (PyTorch Conv/ConvTranspose)."""
+    for name, channels in (("Cin", cin), ("Cout", cout)):
+        if channels is not None and channels % groups:
+            raise SpecError(
+                f"groups={groups} does not divide {name}={channels}", field="groups",
+                expected=f"a divisor of {name}",
+            )
+
+
+def per_axis(value: Any, dims: int, field: str) -> tuple[Any, ...]:
+    """Broadcast an int to every spatial axis, or check a list has one entry per axis."""
+    if isinstance(value, list):
+        if len(value) != dims:
+            raise ShapeError(
+                f"has {len(value)} entries for a {dims}-d input",
+                field=field,
+                expected=f"one int or a list of {dims}",
+            )
+        return tuple(value)
+    return (value,) * dims
+
+
+def require_positive(field: str, size: Any, what: str) -> None:
+    """An output size below 1 means the window does not fit: say which field and why."""
+    if is_int(size) and size < 1:
+        raise ShapeError(what, field=field)
+
+
+class SpatialInput(Layer):
+    """Input (N, Cin, *spatial) stated by Cin and L (1-d), H, W (2-d) or D, H, W (3-d)."""
+
+    SPATIAL_REQUIRED: ClassVar[bool] = True
+    """False for element-wise kinds (activations, batch norm) that also take a flat (N, C) input."""
+
+    Cin: PositiveInt | None = None
+    L: PositiveInt | None = None
+    D: PositiveInt | None = None
+    H: PositiveInt | None = None
+    W: PositiveInt | None = None
+
+    def _states_spatial(self) -> bool:
+        return any(getattr(self, n) is not None for n in ("L", "D", "H", "W"))
+
+    def stated_spatial(self) -> tuple[int, ...]:
+        given = {n: getattr(self, n) for n in ("L", "D", "H", "W") if getattr(self, n) is not None}
+        for names in SPATIAL_NAMES.values():
+            if set(given) == set(names):
+                return tuple(given[n] for n in names)
+        supersets = [names for names in SPATIAL_NAMES.values() if set(given) <= set(names)]
+        missing = [n for n in (supersets[0] if supersets else ("H", "W")) if n not in given]
+        raise SpecError(
+            f"input size incomplete: got {', '.join(given) or 'no spatial size'}",
+            field=missing[0] if missing else next(iter(given)),
+            expected="L (1-d), H and W (2-d) or D, H and W (3-d)",
+        )
+
+    def stated_inputs(self) -> tuple[Shape, ...]:
+        if self.Cin is None:
+            raise SpecError("input channels not given", field="Cin", expected="a positive int")
+        if not self.SPATIAL_REQUIRED and not self._states_spatial():
+            return ((self.N or 1, self.Cin),)
+        return ((self.N or 1, self.Cin, *self.stated_spatial()),)
+
+    def check_inputs(self, inputs: tuple[Shape, ...]) -> None:
+        (shape,) = inputs
+        if len(shape) < 3 and not self.SPATIAL_REQUIRED and not self._states_spatial():
+            check_stated("N", self.N, shape[0])
+            check_stated("Cin", self.Cin, shape[1])
+            return
+        if len(shape) < 3:
+            raise ShapeError(
+                f"needs a feature map (N, C, ...) but its input has shape {format_shape(shape)}",
+                field="type",
+                expected="a conv/pool-style input; flatten only before linear layers",
+            )
+        check_stated("N", self.N, shape[0])
+        check_stated("Cin", self.Cin, shape[1])
+        names = SPATIAL_NAMES.get(len(shape) - 2, ())
+        for n in ("L", "D", "H", "W"):
+            value = getattr(self, n)
+            if value is None:
+                continue
+            if n not in names:
+                raise ShapeError(
+                    f"states {n} but its input is {len(shape) - 2}-d",
+                    field=n,
+                    expected=" and ".join(names) or "no spatial size",
+                )
+            check_stated(n, value, shape[2 + names.index(n)])
+
+
+class FlatInput(Layer):
+    """Input (N, ..., Cin): features on the last axis, as nn.Linear takes them."""
+
+    Cin: PositiveInt | None = None
+
+    def stated_inputs(self) -> tuple[Shape, ...]:
+        if self.Cin is None:
+            raise SpecError("input features not given", field="Cin", expected="a positive int")
+        return ((self.N or 1, self.Cin),)
+
+    def check_inputs(self, inputs: tuple[Shape, ...]) -> None:
+        (shape,) = inputs
+        check_stated("N", self.N, shape[0])
+        check_stated("Cin", self.Cin, shape[-1])
+
+
+def format_shape(shape: Shape) -> str:
+    return "x".join(str(s) for s in shape)

@@ -1,0 +1,199 @@
+"""Convolution (1-d, 2-d, 3-d by the input's rank), depthwise, pointwise and depthwise-separable.
+
+Formulas (per layer; N batch, g groups, K^d kernel, out^d output positions):
+    params      = Cout * (Cin/g) * prod(K) + bias * Cout
+    macs        = N * Cout * prod(out) * (Cin/g) * prod(K)           (bias excluded)
+    dot_outputs = N * Cout * prod(out)                               (one dot product each)
+    bias_adds   = bias * dot_outputs
+Each dot product of n = (Cin/g)*prod(K) terms costs n multiplies and n-1 adds, so the exact
+count is 2*macs - dot_outputs + bias_adds, i.e. (2*Cin*K^2 - 1)*Hout*Wout*Cout without bias and
+2*Cin*K^2*Hout*Wout*Cout with it (the seeds' derivation; their bias case is stated inverted).
+Output size: floor((H + 2p - d(K-1) - 1)/s) + 1 (PyTorch Conv2d docs).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import NonNegativeInt, PositiveInt, model_validator
+
+from calc.arith import exact_div, is_int, prod
+from calc.errors import ShapeError, SpecError
+from calc.layers.base import IntOrAxes, check_groups, Layer, SpatialInput, per_axis, require_positive
+from calc.layers.epilogue import WithEpilogue
+from calc.shapes import conv_out, same_padding
+from calc.tally import Shape, Tally
+
+Padding = NonNegativeInt | list[NonNegativeInt] | Literal["same", "valid"]
+
+
+def conv_params(cin: Any, cout: Any, kernel: tuple, groups: Any, bias: Any) -> Any:
+    """Cout * (Cin/g) * prod(K) weights, plus Cout biases when bias = 1."""
+    return cout * exact_div(cin, groups) * prod(kernel) + bias * cout
+
+
+def conv_macs(n: Any, cin: Any, cout: Any, kernel: tuple, out: tuple, groups: Any) -> Any:
+    """N * Cout * prod(out) * (Cin/g) * prod(K): one product per weight per output position."""
+    return n * cout * prod(out) * exact_div(cin, groups) * prod(kernel)
+
+
+def conv_dot_outputs(n: Any, cout: Any, out: tuple) -> Any:
+    """N * Cout * prod(out): every output element is one dot product."""
+    return n * cout * prod(out)
+
+
+def resolve_padding(
+    padding: Any, spatial: tuple, kernel: tuple, stride: tuple, dilation: tuple
+) -> tuple[tuple[Any, Any], ...]:
+    """(low, high) padding per axis from an int, a list, 'valid' (0) or 'same'."""
+    dims = len(spatial)
+    if padding == "valid":
+        return ((0, 0),) * dims
+    if padding == "same":
+        return tuple(same_padding(*a) for a in zip(spatial, kernel, stride, dilation))
+    return tuple((p, p) for p in per_axis(padding, dims, "padding"))
+
+
+def conv_tally(
+    layer: Layer,
+    inputs: tuple[Shape, ...],
+    *,
+    cout: Any,
+    groups: Any,
+    kernel: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    bias: Any,
+) -> Tally:
+    """Shape rule and counts shared by conv, depthwise and pointwise records."""
+    (shape,) = inputs
+    n, cin, *spatial = shape
+    dims = len(spatial)
+    k = per_axis(kernel, dims, "K")
+    s = per_axis(stride, dims, "stride")
+    d = per_axis(dilation, dims, "dilation")
+    pads = resolve_padding(padding, tuple(spatial), k, s, d)
+    if is_int(cin) and is_int(groups) and cin % groups:
+        raise ShapeError(
+            f"groups={groups} does not divide the {cin} input channels",
+            field="groups",
+            expected=f"a divisor of {cin}",
+        )
+    out = tuple(conv_out(x, kk, ss, lo, hi, dd) for x, kk, ss, (lo, hi), dd in zip(spatial, k, s, pads, d))
+    for x, kk, dd, (lo, hi), o in zip(spatial, k, d, pads, out):
+        require_positive(
+            "K", o,
+            f"kernel {kk} (spanning {dd * (kk - 1) + 1} with dilation {dd}) is larger than the "
+            f"padded input {x} + {lo + hi}" if is_int(o) else "",
+        )
+    dot = conv_dot_outputs(n, cout, out)
+    return Tally(
+        op="conv",
+        inputs=inputs,
+        output=(n, cout, *out),
+        params=conv_params(cin, cout, k, groups, bias),
+        macs=conv_macs(n, cin, cout, k, out, groups),
+        dot_outputs=dot,
+        bias_adds=bias * dot,
+    )
+
+
+class _ConvFields(WithEpilogue, SpatialInput):
+    K: IntOrAxes
+    stride: IntOrAxes = 1
+    padding: Padding = 0
+    dilation: IntOrAxes = 1
+    bias: bool = True
+
+    @model_validator(mode="after")
+    def _axes_agree(self) -> "_ConvFields":
+        lengths = {
+            f: len(v) for f in ("K", "stride", "padding", "dilation")
+            if isinstance(v := getattr(self, f), list)
+        }
+        if len(set(lengths.values())) > 1:
+            raise SpecError(
+                f"per-axis lists differ in length: {lengths}", field=next(iter(lengths)),
+                expected="one entry per spatial axis in every list",
+            )
+        for f, n in lengths.items():
+            if not 1 <= n <= 3:
+                raise SpecError(
+                    f"has {n} entries", field=f, expected="1 to 3 (one per spatial axis)"
+                )
+        return self
+
+
+class Conv(_ConvFields):
+    """Standard (grouped, dilated, strided) convolution; 1-, 2- or 3-d by the input's rank."""
+
+    TAGS = ("conv",)
+    type: Literal["conv"] = "conv"
+    Cout: PositiveInt
+    groups: PositiveInt = 1
+
+    @model_validator(mode="after")
+    def _groups_divide(self) -> "Conv":
+        check_groups(self.groups, self.Cin, self.Cout)
+        return self
+
+    def tally(self, inputs: tuple[Shape, ...]) -> Tally:
+        return conv_tally(
+            self, inputs, cout=self.Cout, groups=self.groups, kernel=self.K, stride=self.stride,
+            padding=self.padding, dilation=self.dilation, bias=self.bias,
+        )
+
+
+class Depthwise(_ConvFields):
+    """Depthwise convolution: groups = Cin, Cout = multiplier * Cin (channel multiplier)."""
+
+    TAGS = ("depthwise",)
+    type: Literal["depthwise"] = "depthwise"
+    multiplier: PositiveInt = 1
+
+    def tally(self, inputs: tuple[Shape, ...]) -> Tally:
+        cin = inputs[0][1]
+        return conv_tally(
+            self, inputs, cout=self.multiplier * cin, groups=cin, kernel=self.K,
+            stride=self.stride, padding=self.padding, dilation=self.dilation, bias=self.bias,
+        )
+
+
+class Pointwise(WithEpilogue, SpatialInput):
+    """1x1 convolution (K = 1, no padding); may stride and be grouped."""
+
+    TAGS = ("pointwise",)
+    type: Literal["pointwise"] = "pointwise"
+    Cout: PositiveInt
+    stride: IntOrAxes = 1
+    groups: PositiveInt = 1
+    bias: bool = True
+
+    def tally(self, inputs: tuple[Shape, ...]) -> Tally:
+        return conv_tally(
+            self, inputs, cout=self.Cout, groups=self.groups, kernel=1, stride=self.stride,
+            padding=0, dilation=1, bias=self.bias,
+        )
+
+
+class Separable(_ConvFields):
+    """Depthwise-separable convolution: depthwise KxK (with its BN/act) then pointwise 1x1 to
+    Cout (with its BN/act).  ``bn`` and ``act`` apply to both halves, as in MobileNet V1."""
+
+    TAGS = ("separable",)
+    type: Literal["separable"] = "separable"
+    Cout: PositiveInt
+    multiplier: PositiveInt = 1
+
+    def expand(self) -> list[tuple[str, Layer]]:
+        dw = Depthwise(
+            K=self.K, stride=self.stride, padding=self.padding, dilation=self.dilation,
+            multiplier=self.multiplier, bias=self.bias, bn=self.bn, act=self.act,
+            Cin=self.Cin, L=self.L, D=self.D, H=self.H, W=self.W, N=self.N,
+        )
+        pw = Pointwise(Cout=self.Cout, bias=self.bias, bn=self.bn, act=self.act)
+        return [
+            *((f"dw.{p}" if p else "dw", op) for p, op in dw.expand()),
+            *((f"pw.{p}" if p else "pw", op) for p, op in pw.expand()),
+        ]

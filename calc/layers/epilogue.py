@@ -1,0 +1,37 @@
+"""The batch norm and activation that a conv/linear record may carry (``bn: true``, ``act: relu``).
+
+They are separate primitive operations with their own rows (``<path>.bn``, ``<path>.act``), so a
+convention prices them by its own rules and BN folding can remove the BN row.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Strict
+
+from calc.layers.activation import Activation, ActivationKind
+from calc.layers.base import Layer
+from calc.layers.norm import BatchNorm
+
+
+def epilogue(bn: bool, act: ActivationKind | None) -> list[tuple[str, Layer]]:
+    ops: list[tuple[str, Layer]] = []
+    if bn:
+        ops.append(("bn", BatchNorm()))
+    if act is not None:
+        ops.append(("act", Activation(type=act.value)))
+    return ops
+
+
+class WithEpilogue(Layer):
+    """Mixin for records that may carry ``bn`` and ``act``; expands into itself plus those."""
+
+    bn: bool = False
+    act: Annotated[ActivationKind, Strict(False)] | None = None
+
+    def expand(self) -> list[tuple[str, Layer]]:
+        if not self.bn and self.act is None:
+            return [("", self)]
+        plain = self.model_copy(update={"bn": False, "act": None})
+        return [("", plain), *epilogue(self.bn, self.act)]

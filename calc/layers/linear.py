@@ -1,0 +1,51 @@
+"""Fully connected layer (nn.Linear): features on the last axis.
+
+    params      = Cin * Cout + bias * Cout
+    macs        = rows * Cin * Cout          (rows = product of the leading axes, N for (N, Cin))
+    dot_outputs = rows * Cout
+Exact count: (2*Cin - 1)*Cout per row without bias, 2*Cin*Cout with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import PositiveInt
+
+from calc.arith import prod
+from calc.layers.base import FlatInput, Layer
+from calc.layers.epilogue import WithEpilogue
+from calc.tally import Shape, Tally
+
+
+def linear_params(cin: Any, cout: Any, bias: Any) -> Any:
+    """Cin * Cout weights plus Cout biases when bias = 1."""
+    return cin * cout + bias * cout
+
+
+def linear_macs(rows: Any, cin: Any, cout: Any) -> Any:
+    """One product per weight per input row."""
+    return rows * cin * cout
+
+
+class Linear(WithEpilogue, FlatInput):
+    TAGS = ("linear",)
+    type: Literal["linear"] = "linear"
+    Cout: PositiveInt
+    bias: bool = True
+
+    def tally(self, inputs: tuple[Shape, ...]) -> Tally:
+        (shape,) = inputs
+        *lead, cin = shape
+        rows = prod(lead)
+        bias = int(self.bias)
+        dot = rows * self.Cout
+        return Tally(
+            op="linear",
+            inputs=inputs,
+            output=(*lead, self.Cout),
+            params=linear_params(cin, self.Cout, bias),
+            macs=linear_macs(rows, cin, self.Cout),
+            dot_outputs=dot,
+            bias_adds=bias * dot,
+        )

@@ -1,0 +1,75 @@
+"""Operations that move data without arithmetic: flatten, dropout (identity at inference),
+channel shuffle (ShuffleNet), identity.  They cost memory traffic, not FLOPs, in every
+convention that prices them at zero."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, PositiveInt
+
+from calc.arith import prod
+from calc.errors import ShapeError
+from calc.layers.base import SpatialInput
+from calc.tally import Shape, Tally
+
+
+class Flatten(SpatialInput):
+    """nn.Flatten(start_dim=1): (N, C, H, W) -> (N, C*H*W)."""
+
+    TAGS = ("flatten",)
+    SPATIAL_REQUIRED = False
+    type: Literal["flatten"] = "flatten"
+    start_dim: PositiveInt = 1
+
+    def tally(self, inputs: tuple[Shape, ...]) -> Tally:
+        (shape,) = inputs
+        if self.start_dim >= len(shape):
+            raise ShapeError(
+                f"start_dim {self.start_dim} is out of range for a {len(shape)}-d input",
+                field="start_dim", expected=f"1 to {len(shape) - 1}",
+            )
+        out = (*shape[: self.start_dim], prod(shape[self.start_dim :]))
+        return Tally(op="flatten", inputs=inputs, output=out)
+
+
+class Dropout(SpatialInput):
+    """Dropout: the identity at inference."""
+
+    TAGS = ("dropout",)
+    SPATIAL_REQUIRED = False
+    type: Literal["dropout"] = "dropout"
+    p: float = Field(default=0.5, ge=0.0, le=1.0)
+    inplace: bool = False
+
+    def tally(self, inputs: tuple[Shape, ...]) -> Tally:
+        return Tally(op="dropout", inputs=inputs, output=inputs[0])
+
+
+class Identity(SpatialInput):
+    """Passes its input through (an identity shortcut, a placeholder)."""
+
+    TAGS = ("identity",)
+    SPATIAL_REQUIRED = False
+    type: Literal["identity"] = "identity"
+
+    def tally(self, inputs: tuple[Shape, ...]) -> Tally:
+        return Tally(op="identity", inputs=inputs, output=inputs[0])
+
+
+class ChannelShuffle(SpatialInput):
+    """ShuffleNet channel shuffle: view (N, g, C/g, ...), transpose, view back."""
+
+    TAGS = ("channel_shuffle",)
+    type: Literal["channel_shuffle"] = "channel_shuffle"
+    groups: PositiveInt
+
+    def tally(self, inputs: tuple[Shape, ...]) -> Tally:
+        (shape,) = inputs
+        c = shape[1]
+        if isinstance(c, int) and c % self.groups:
+            raise ShapeError(
+                f"groups={self.groups} does not divide the {c} channels", field="groups",
+                expected=f"a divisor of {c}",
+            )
+        return Tally(op="channel_shuffle", inputs=inputs, output=shape)

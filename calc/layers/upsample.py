@@ -1,0 +1,58 @@
+"""Upsampling by nearest neighbour or (bi/tri)linear interpolation.
+
+    window = output elements * 2^d for linear modes (the 2^d neighbours each output blends;
+             4 for bilinear), output elements for nearest (one copy each)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import PositiveInt, model_validator
+
+from calc.arith import prod
+from calc.errors import ShapeError, SpecError
+from calc.layers.base import SpatialInput, per_axis
+from calc.tally import Shape, Tally
+
+
+def interpolation_window(out_elements: Any, neighbours: Any) -> Any:
+    return out_elements * neighbours
+
+
+class Upsample(SpatialInput):
+    """nn.Upsample with scale_factor (int per axis) or size; mode nearest or bilinear
+    (bilinear means linear on every spatial axis: 2 neighbours per axis)."""
+
+    TAGS = ("upsample",)
+    type: Literal["upsample"] = "upsample"
+    mode: Literal["nearest", "bilinear"] = "nearest"
+    scale_factor: PositiveInt | list[PositiveInt] | None = None
+    size: PositiveInt | list[PositiveInt] | None = None
+    align_corners: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "Upsample":
+        if (self.scale_factor is None) == (self.size is None):
+            raise SpecError(
+                "give exactly one of scale_factor and size", field="scale_factor",
+                expected="scale_factor: 2 or size: [H, W]",
+            )
+        return self
+
+    def tally(self, inputs: tuple[Shape, ...]) -> Tally:
+        (shape,) = inputs
+        n, c, *spatial = shape
+        dims = len(spatial)
+        if self.mode == "bilinear" and dims != 2:
+            raise ShapeError(f"bilinear needs a 2-d input, got {dims}-d", field="mode")
+        if self.size is not None:
+            out = per_axis(self.size, dims, "size")
+        else:
+            out = tuple(x * f for x, f in zip(spatial, per_axis(self.scale_factor, dims, "scale_factor")))
+        output = (n, c, *out)
+        neighbours = 2**dims if self.mode == "bilinear" else 1
+        return Tally(
+            op=f"upsample_{self.mode}", inputs=inputs, output=output,
+            window=interpolation_window(prod(output), neighbours),
+        )
