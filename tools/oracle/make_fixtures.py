@@ -626,10 +626,13 @@ class _ParamHolder(nn.Module):
 def run_calflops(factory, shapes, train=False, with_layers=True) -> dict:
     model = build(factory, train)
     if next(model.parameters(), None) is None:
+        snap = _snapshot_torch()
         try:
             r = _run_calflops(factory, shapes, train, with_layers)
         except Exception as e:
             err = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+            # calflops patched torch.nn.functional before failing and never unpatched it
+            _restore_torch(snap)
         else:
             return r
         r = _run_calflops(lambda: _ParamHolder(factory()), shapes, train, with_layers)
@@ -979,7 +982,7 @@ def _compact(tool: str, r: dict) -> dict:
 def _headline(tool: str, r: dict) -> Any:
     if "error" in r:
         return "ERR"
-    for k in ("total_ops", "total", "macs", "total_mult_adds", "total_flops", "flops"):
+    for k in ("total_ops", "total", "total_flops", "flops", "macs", "total_mult_adds"):
         if k in r:
             v = r[k]
             return v["value"] if isinstance(v, dict) else v
