@@ -70,6 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
     layer = commands.add_parser("layer", help="cost one layer: calc layer conv --K 3 --Cin 64 ...")
     _add_layer_commands(layer.add_subparsers(dest="kind", required=True, parser_class=_Parser))
 
+    report = commands.add_parser("report", help="per-layer table and totals of a network spec")
+    report.add_argument("spec", help="a YAML network spec, e.g. specs/resnet50.yaml")
+    report.add_argument("--depth", type=int, metavar="N", help="collapse rows below depth N of the path")
+    report.add_argument("--top", type=int, metavar="N", help="only the N costliest rows (totals stay whole)")
+    report.add_argument("--input", metavar="CxHxW", help="another input size, e.g. 3x320x320")
+    report.add_argument("--fold-bn", action="store_true", help="fold batch norms into the conv/linear before them")
+    _common(report)
+
+    commands.add_parser("schema", help="print the JSON Schema of the spec format")
     commands.add_parser("conventions", help="list the counting conventions and their rules")
     return parser
 
@@ -121,7 +130,67 @@ def _cmd_conventions(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"layer": _cmd_layer, "conventions": _cmd_conventions}
+def _positive(value: int | None, flag: str) -> None:
+    if value is not None and value < 1:
+        raise UsageError(f"{flag} must be a positive int, got {value}", expected="1 or more")
+
+
+def parse_input(text: str, batch: int) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(p) for p in text.lower().split("x"))
+    except ValueError:
+        dims = ()
+    if not 1 <= len(dims) <= 4 or any(d < 1 for d in dims):
+        raise UsageError(f"--input {text!r} is not a shape", expected="positive sizes like 3x224x224")
+    return (batch, *dims)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from calc import conventions
+    from calc.cost import dtype
+    from calc.network import load_network
+    from calc.render import render
+    from calc.report import collapse, top
+
+    _positive(args.depth, "--depth")
+    _positive(args.top, "--top")
+    convention = conventions.get(args.convention)
+    dt = dtype(args.dtype)
+    network = load_network(args.spec)
+    if args.fold_bn:
+        from calc.network.fold import fold_batchnorm
+
+        network = fold_batchnorm(network)
+    shape = None
+    if args.input:
+        shape = parse_input(args.input, network.input_shape[0])
+        if len(shape) != len(network.input_shape):
+            raise UsageError(
+                f"--input {args.input} has {len(shape) - 1} sizes, the spec's input has "
+                f"{len(network.input_shape) - 1}", expected="the same number of sizes",
+            )
+    report = network.evaluate(convention, dt, shape)
+    if args.depth:
+        report = collapse(report, args.depth)
+    if args.top:
+        report = top(report, args.top)
+    _emit(render(report, args.format, args.units), args.output)
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from calc.schema import spec_schema
+
+    sys.stdout.write(json.dumps(spec_schema(), indent=2) + "\n")
+    return 0
+
+
+COMMANDS = {
+    "layer": _cmd_layer, "report": _cmd_report, "schema": _cmd_schema,
+    "conventions": _cmd_conventions,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

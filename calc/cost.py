@@ -63,8 +63,15 @@ class OpCost:
     activations: Any
 
 
+VIEW_OPS = frozenset({"flatten", "identity", "dropout", "split"})
+"""Operations that are views at inference (no element is read or written): mem_access 0."""
+
+
 def op_cost(path: str, kind: str, tally: Tally, convention: Convention, dt: Dtype) -> OpCost:
-    access = mem_access(tally.in_elements, tally.params, tally.buffers, tally.out_elements)
+    if tally.op in VIEW_OPS:
+        access: Any = 0
+    else:
+        access = mem_access(tally.in_elements, tally.params, tally.buffers, tally.out_elements)
     return OpCost(
         path=path,
         kind=kind,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 from calc import conventions
 from calc.conventions import Convention
-from calc.cost import Dtype, OpCost, Totals, op_cost
+from calc.cost import SUMMED, Dtype, OpCost, Totals, op_cost
 from calc.errors import CalcError
 from calc.layers import Layer
 from calc.tally import Shape
@@ -19,14 +19,19 @@ class Report:
     dtype: Dtype
     input_shapes: tuple[Shape, ...]
     rows: tuple[OpCost, ...]
-    totals: Totals = field(init=False)
+    totals: Totals = None  # type: ignore[assignment]
+    """Totals of the whole network; computed from the rows unless given (a collapsed or
+    top-N view keeps the totals of everything)."""
+
+    output_shape: Shape = None  # type: ignore[assignment]
+    """The network's output; by default the last row's."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "totals", Totals.of(self.rows))
-
-    @property
-    def output_shape(self) -> Shape:
-        return self.rows[-1].output_shape if self.rows else self.input_shapes[0]
+        if self.totals is None:
+            object.__setattr__(self, "totals", Totals.of(self.rows))
+        if self.output_shape is None:
+            last = self.rows[-1].output_shape if self.rows else self.input_shapes[0]
+            object.__setattr__(self, "output_shape", last)
 
 
 def chain(
@@ -56,3 +61,35 @@ def evaluate_layer(
     inputs = layer.stated_inputs()
     rows = chain(layer.name or "", layer, inputs, convention, dt)
     return Report(layer.name or layer.kind, convention, dt, inputs, tuple(rows))
+
+
+def collapse(report: Report, depth: int) -> Report:
+    """Merge rows that share their first `depth` path segments into one row (sums; the output
+    shape and activations of the group's last operation; kind of the group's first row, or
+    'group' when they differ)."""
+    groups: dict[str, list[OpCost]] = {}
+    for row in report.rows:
+        key = ".".join(row.path.split(".")[:depth])
+        groups.setdefault(key, []).append(row)
+    rows = []
+    for key, members in groups.items():
+        if len(members) == 1:
+            rows.append(replace(members[0], path=key))
+            continue
+        kinds = {m.kind for m in members}
+        sums = {f: _sum(getattr(m, f) for m in members) for f in SUMMED}
+        rows.append(replace(members[-1], path=key, kind=kinds.pop() if len(kinds) == 1 else "group", **sums))
+    return replace(report, rows=tuple(rows))
+
+
+def top(report: Report, n: int) -> Report:
+    """The n rows with the most FLOPs (then MACs), costliest first."""
+    ranked = sorted(report.rows, key=lambda r: (r.flops, r.macs), reverse=True)
+    return replace(report, rows=tuple(ranked[:n]))
+
+
+def _sum(values) -> object:
+    total: object = 0
+    for v in values:
+        total = total + v
+    return total

@@ -18,7 +18,7 @@ OPS: tuple[str, ...] = (
     "relu", "relu6", "leaky_relu", "prelu", "elu", "sigmoid", "tanh", "hardswish",
     "hardsigmoid", "silu", "gelu", "softmax",
     "maxpool", "avgpool", "adaptive_avgpool", "adaptive_maxpool",
-    "add", "mul", "concat", "flatten", "dropout", "identity", "channel_shuffle",
+    "add", "mul", "concat", "split", "flatten", "dropout", "identity", "channel_shuffle",
     "upsample_nearest", "upsample_bilinear",
 )
 """Every operation a `Tally` can name; every convention prices each one (zero is explicit)."""

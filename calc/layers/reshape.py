@@ -73,3 +73,33 @@ class ChannelShuffle(SpatialInput):
                 expected=f"a divisor of {c}",
             )
         return Tally(op="channel_shuffle", inputs=inputs, output=shape)
+
+
+class ChannelSlice(SpatialInput):
+    """One part of a channel split (ShuffleNet V2): part `index` of `parts` equal chunks, or of
+    explicit channel counts.  Not a spec kind of its own: `parallel` with `split` makes these."""
+
+    TAGS = ()
+    SPATIAL_REQUIRED = False
+    type: Literal["split"] = "split"
+    parts: PositiveInt | list[PositiveInt]
+    index: int = Field(ge=0)
+
+    def tally(self, inputs: tuple[Shape, ...]) -> Tally:
+        (shape,) = inputs
+        channels = shape[1]
+        if isinstance(self.parts, int):
+            if channels % self.parts:
+                raise ShapeError(
+                    f"cannot split {channels} channels into {self.parts} equal parts",
+                    field="split", expected=f"a divisor of {channels}",
+                )
+            size = channels // self.parts
+        else:
+            if sum(self.parts) != channels:
+                raise ShapeError(
+                    f"split sizes {self.parts} add up to {sum(self.parts)}, the input has {channels}",
+                    field="split", expected=f"sizes adding up to {channels}",
+                )
+            size = self.parts[self.index]
+        return Tally(op="split", inputs=inputs, output=(shape[0], size, *shape[2:]))

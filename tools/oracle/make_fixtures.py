@@ -223,7 +223,27 @@ def conv_linear_macs(m: nn.Module, inputs: tuple, out: torch.Tensor) -> int | No
     return None
 
 
+_NAMES: dict[int, str] = {}
+
+
 def _func_name(func: Any) -> str:
+    if not _NAMES:
+        for prefix, ns in (("torch.Tensor.", torch.Tensor), ("torch.", torch), ("torch.nn.functional.", F)):
+            for n in dir(ns):
+                if n.startswith("_") and not (n.startswith("__") and n.endswith("__")):
+                    continue
+                try:
+                    obj = getattr(ns, n)
+                except Exception:
+                    continue
+                if callable(obj) and not isinstance(obj, type):
+                    _NAMES[id(obj)] = prefix + n
+    if id(func) in _NAMES:
+        return _NAMES[id(func)]
+    return _func_name_fallback(func)
+
+
+def _func_name_fallback(func: Any) -> str:
     qn = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
     mod = getattr(func, "__module__", None)
     if qn.startswith("TensorBase.") or qn.startswith("_TensorBase."):
@@ -323,6 +343,17 @@ def ground_truth(name: str) -> dict:
         elif isinstance(m, nn.Linear):
             entry["linear"] = OrderedDict(in_features=m.in_features, out_features=m.out_features,
                                           bias=m.bias is not None)
+        else:
+            attrs = OrderedDict()
+            for a in ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "count_include_pad",
+                      "output_size", "affine", "eps", "num_features", "inplace", "p", "mode", "scale_factor",
+                      "dim", "negative_slope", "num_parameters"):
+                if hasattr(m, a):
+                    v = getattr(m, a)
+                    if isinstance(v, (int, float, bool, str, tuple, list)) or v is None:
+                        attrs[a] = list(v) if isinstance(v, tuple) else v
+            if attrs:
+                entry["attrs"] = attrs
         for c in cl:
             total_macs += c.get("macs", 0)
         bc = by_class.setdefault(type(m).__name__, OrderedDict(modules=0, calls=0, params=0,
@@ -360,6 +391,12 @@ def ground_truth(name: str) -> dict:
         torchvision_model_card=card,
         by_class=by_class,
         leaves=per_leaf,
+        functional_calls_note=(
+            "torch functions called directly by a non-leaf module's forward (i.e. outside every leaf module), "
+            "as TorchFunctionMode reports them: the operators x + y, x += y, x * y arrive as torch.Tensor.add, "
+            "torch.Tensor.add_, torch.Tensor.mul (torch dispatches the dunder through the named method), so they "
+            "cannot be told apart from explicit .add()/.mul() calls here; in these torchvision models they are all "
+            "operators. Only calls returning tensors are listed; module is the innermost running module path."),
         functional_calls=functional,
     )
 
@@ -545,7 +582,8 @@ def run_ptflops(backend: str, factory, shapes, train=False, with_layers=True) ->
             res["per_module_flops"] = per
     else:
         mode = captured.get("mode")
-        fc = {k: {str(op): int(v) for op, v in d.items()} for k, d in mode.flop_counts.items()}
+        fc = {k: {str(op): int(v) for op, v in sorted(d.items(), key=lambda kv: str(kv[0]))}
+              for k, d in mode.flop_counts.items()}
         res["by_operator"] = fc.get("Global", {})
         if with_layers:
             res["flop_counts"] = fc
@@ -598,7 +636,10 @@ def run_torch(factory, shapes, train=False, with_layers=True) -> dict:
     with FlopCounterMode(display=False) as fc:
         with torch.no_grad():
             model(*inputs)
-    counts = {k: {str(op): int(v) for op, v in d.items()} for k, d in fc.get_flop_counts().items()}
+    # FlopCounterMode fills its dict while iterating a set of parent names: sort for a stable file
+    raw = fc.get_flop_counts()
+    counts = {k: {str(op): int(v) for op, v in sorted(raw[k].items(), key=lambda kv: str(kv[0]))}
+              for k in sorted(raw)}
     res = OrderedDict(
         tool="torch_flop_counter", version=torch.__version__,
         call="with torch.utils.flop_counter.FlopCounterMode(display=False) as fc, torch.no_grad(): model(x); fc.get_total_flops(), fc.get_flop_counts()",

@@ -1,0 +1,26 @@
+"""Network specs: load a YAML file into a `Network` program, evaluate it into a `Report`."""
+
+from __future__ import annotations
+
+from calc import conventions
+from calc.cost import Dtype
+from calc.network.builder import build
+from calc.network.program import Network, Op
+from calc.report import Report
+from calc.yamlload import load_file, loads
+
+
+def load_network(path: str) -> Network:
+    """Read, validate and flatten a spec file."""
+    return build(load_file(path))
+
+
+def network_from_text(text: str, file: str = "<string>") -> Network:
+    return build(loads(text, file))
+
+
+def evaluate_network(path: str, convention: str = conventions.DEFAULT, dtype: str = "fp32") -> Report:
+    return load_network(path).evaluate(conventions.get(convention), Dtype(dtype))
+
+
+__all__ = ["Network", "Op", "evaluate_network", "load_network", "network_from_text"]
