@@ -49,12 +49,9 @@ def names(text: str) -> set[str]:
 
 
 def is_expression(text: str) -> bool:
-    """True if `text` tokenises and uses an operator or a number (not a bare word)."""
-    try:
-        toks = tokens(text)
-    except ExprError:
-        return False
-    return bool(toks) and any(k != "name" for k, _ in toks)
+    """True if `text` is meant as arithmetic: it uses an operator or parenthesis ('planes * 4',
+    '(c + 1) // 2', '-1').  A bare word ('same', 'relu6') or a single name is not."""
+    return any(ch in "+-*/%()" for ch in text)
 
 
 def evaluate(text: str, scope: Mapping[str, int]) -> int:

@@ -222,8 +222,10 @@ class Builder:
         data: dict[str, Any] = {k: v for k, v in self.defaults.items() if k in cls.model_fields}
         data.update(self.kind_defaults.get(tag, {}))
         for k, v in item.items():
-            if k != "when":
+            if k not in ("when", "type", "name"):
                 data[k] = self.resolve(v, scope, item, k, path)
+            elif k != "when":
+                data[k] = v
         try:
             layer = parse_layer(data, locate_item)
         except SpecError as exc:
