@@ -16,6 +16,11 @@ def is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
+def flag(x: Any) -> Any:
+    """A yes/no field as a 0/1 multiplier (`+ bias * Cout`, never `if bias:`); symbols pass."""
+    return int(x) if isinstance(x, bool) else x
+
+
 def prod(values: Iterable[Any]) -> Any:
     """Product of the values; 1 for none."""
     result: Any = 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib import import_module
 from typing import Any
 
 from calc.errors import CalcError, UsageError
@@ -77,6 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--input", metavar="CxHxW", help="another input size, e.g. 3x320x320")
     report.add_argument("--fold-bn", action="store_true", help="fold batch norms into the conv/linear before them")
     _common(report)
+
+    symbolic = commands.add_parser("symbolic", help="a network's totals as closed forms in its input size")
+    symbolic.add_argument("spec", help="a YAML network spec")
+    symbolic.add_argument("--vars", default="H,W", help="input sizes to keep symbolic (default H,W)")
+    symbolic.add_argument("--convention", default="exact", help="counting convention for FLOPs")
+    symbolic.add_argument("--format", default="text", choices=("text", "md", "latex", "json"))
+
+    for name, module in EXTENSIONS.items():
+        import_module(module).add_arguments(commands.add_parser(name, help=import_module(module).HELP))
 
     commands.add_parser("schema", help="print the JSON Schema of the spec format")
     commands.add_parser("conventions", help="list the counting conventions and their rules")
@@ -187,15 +197,34 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_symbolic(args: argparse.Namespace) -> int:
+    from calc import conventions
+    from calc.network import load_network
+    from calc.symbolic import closed_form, render_closed_form
+
+    variables = tuple(v.strip() for v in args.vars.split(",") if v.strip())
+    if not variables:
+        raise UsageError("--vars names no variable", expected="e.g. H,W")
+    form = closed_form(load_network(args.spec), conventions.get(args.convention), variables)
+    sys.stdout.write(render_closed_form(form, args.format))
+    return 0
+
+
 COMMANDS = {
     "layer": _cmd_layer, "report": _cmd_report, "schema": _cmd_schema,
-    "conventions": _cmd_conventions,
+    "conventions": _cmd_conventions, "symbolic": _cmd_symbolic,
 }
+
+EXTENSIONS: dict[str, str] = {}
+"""Commands implemented in their own module: name -> module with HELP, add_arguments(parser)
+and run(args) -> int."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        if args.command in EXTENSIONS:
+            return int(import_module(EXTENSIONS[args.command]).run(args))
         return COMMANDS[args.command](args)
     except CalcError as exc:
         print(f"error: {exc.one_line()}" if isinstance(exc, UsageError) else exc.one_line(), file=sys.stderr)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import NonNegativeInt, PositiveInt, model_validator
 
-from calc.arith import exact_div, is_int, prod
+from calc.arith import exact_div, flag, is_int, prod
 from calc.errors import ShapeError, SpecError
 from calc.layers.base import IntOrAxes, check_groups, Layer, SpatialInput, per_axis, require_positive
 from calc.layers.epilogue import WithEpilogue
@@ -70,6 +70,7 @@ def conv_tally(
     (shape,) = inputs
     n, cin, *spatial = shape
     dims = len(spatial)
+    bias = flag(bias)
     k = per_axis(kernel, dims, "K")
     s = per_axis(stride, dims, "stride")
     d = per_axis(dilation, dims, "dilation")

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import NonNegativeInt, PositiveInt, model_validator
 
-from calc.arith import exact_div, is_int, max_, prod
+from calc.arith import flag, exact_div, is_int, max_, prod
 from calc.errors import ShapeError, SpecError
 from calc.layers.base import IntOrAxes, check_groups, Layer, SpatialInput, per_axis, require_positive
 from calc.layers.epilogue import WithEpilogue
@@ -88,7 +88,7 @@ class Deconv(WithEpilogue, SpatialInput):
                 field="groups", expected=f"a divisor of {cin}",
             )
         for oo, ss, dd in zip(op, s, d):
-            if oo >= max(ss, dd):
+            if all(is_int(v) for v in (oo, ss, dd)) and oo >= max(ss, dd):
                 raise ShapeError(
                     f"output_padding {oo} must be smaller than stride or dilation",
                     field="output_padding", expected=f"< {max(ss, dd)}",
@@ -99,7 +99,7 @@ class Deconv(WithEpilogue, SpatialInput):
         axes = [deconv_axis(*a) for a in zip(spatial, k, s, p, d, op)]
         kept = prod(a[0] for a in axes)
         reached = prod(a[1] for a in axes)
-        bias = int(self.bias)
+        bias = flag(self.bias)
         return Tally(
             op="deconv",
             inputs=inputs,

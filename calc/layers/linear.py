@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import PositiveInt
 
-from calc.arith import prod
+from calc.arith import flag, prod
 from calc.layers.base import FlatInput, Layer
 from calc.layers.epilogue import WithEpilogue
 from calc.tally import Shape, Tally
@@ -38,7 +38,7 @@ class Linear(WithEpilogue, FlatInput):
         (shape,) = inputs
         *lead, cin = shape
         rows = prod(lead)
-        bias = int(self.bias)
+        bias = flag(self.bias)
         dot = rows * self.Cout
         return Tally(
             op="linear",

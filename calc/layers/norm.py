@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from calc.arith import flag
 from calc.layers.base import SpatialInput
 from calc.tally import Shape, Tally
 
@@ -39,6 +40,6 @@ class BatchNorm(SpatialInput):
             op="batchnorm",
             inputs=inputs,
             output=shape,
-            params=batchnorm_params(channels, int(self.affine)),
+            params=batchnorm_params(channels, flag(self.affine)),
             buffers=batchnorm_buffers(channels),
         )

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import NonNegativeInt, PositiveInt, model_validator
 
-from calc.arith import prod
+from calc.arith import is_int, prod
 from calc.errors import ShapeError, SpecError
 from calc.layers.base import IntOrAxes, SpatialInput, per_axis, require_positive
 from calc.shapes import adaptive_window_sum, pool_out
@@ -60,7 +60,7 @@ class Pool(SpatialInput):
         p = per_axis(self.padding, dims, "padding")
         d = per_axis(self.dilation, dims, "dilation")
         for kk, pp in zip(k, p):
-            if pp * 2 > kk:
+            if is_int(pp) and is_int(kk) and pp * 2 > kk:
                 raise ShapeError(
                     f"padding {pp} is more than half the kernel {kk}", field="padding",
                     expected=f"at most {kk // 2}",
