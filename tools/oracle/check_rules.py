@@ -171,8 +171,123 @@ def actual(name):
     }
 
 
-def main() -> int:
+# --------------------------------------------------------------------------------------------
+# Single layers: layers.json
+# --------------------------------------------------------------------------------------------
+
+def layer_predict(case):
+    L = case["layer"]
+    kind = L["kind"]
+    form = L.get("form", "")
+    functional = form.startswith("F.")
+    ins = case["input_shapes"][0]
+    inn = prod(ins)
+    outs = case["output_shape"]
+    out = prod(outs)
+    N = ins[0]
+    P = case["params"]
+    bias = 1 if L.get("bias") else 0
+    r = dict(thop=0, ultralytics_thop=0, fvcore=0, ptflops_pytorch=0, ptflops_aten=0, torchinfo=0,
+             torch_flop_counter=0, calflops_flops=0, calflops_macs=0)
+    if kind in ("conv1d", "conv2d", "conv3d", "conv_transpose2d"):
+        nd = len(ins) - 2
+        k = _pair(L["kernel_size"], nd)
+        g = L["groups"]
+        cin, cout = L["in_channels"], L["out_channels"]
+        S_in, S_out = prod(ins[2:]), prod(outs[2:])
+        if kind != "conv_transpose2d":
+            macs = out * (cin // g) * prod(k)
+            r.update(thop=macs, ultralytics_thop=macs, fvcore=macs, ptflops_aten=macs + bias * out,
+                     torchinfo=macs + bias * out, torch_flop_counter=2 * macs,
+                     calflops_flops=2 * macs + bias * out, calflops_macs=macs)
+            r["ptflops_pytorch"] = (macs + bias * out) // N
+        else:
+            macs = inn * (cout // g) * prod(k)
+            s, p, d = _pair(L["stride"], nd), _pair(L["padding"], nd), _pair(L.get("dilation", 1), nd)
+            S_fwd = prod((i + 2 * pp - (dd * (kk - 1) + 1)) // ss + 1 for i, pp, dd, kk, ss in zip(ins[2:], p, d, k, s))
+            M = prod(k) * cin * ((cout // g) // g) * N * S_in
+            r.update(thop=out * (cin // g) * prod(k), ultralytics_thop=macs, fvcore=macs,
+                     ptflops_aten=macs + bias * out, torchinfo=cin * (cout // g) * prod(k) * N * S_out + bias * out,
+                     torch_flop_counter=2 * macs, calflops_macs=M,
+                     calflops_flops=2 * M + bias * (cout // g) * N * S_fwd)
+            r["ptflops_pytorch"] = (macs + bias * out) // N
+    elif kind == "linear":
+        macs = out * L["in_features"]
+        r.update(thop=macs, ultralytics_thop=macs, fvcore=macs, ptflops_aten=macs + bias * out,
+                 torchinfo=outs[0] * P, torch_flop_counter=2 * macs, calflops_flops=2 * macs, calflops_macs=macs)
+        r["ptflops_pytorch"] = (macs + bias * out) // N
+    elif kind.startswith("batchnorm"):
+        aff = L["affine"]
+        train = case["mode"] == "train"
+        r.update(thop=(4 if aff else 2) * inn, ultralytics_thop=(4 if aff else 2) * inn,
+                 fvcore=((5 if aff else 4) if train else (2 if aff else 1)) * inn,
+                 torchinfo=N * P, calflops_flops=(2 if aff else 1) * inn)
+        r["ptflops_pytorch"] = (2 if aff else 1) * inn // N
+    elif kind in ("relu", "relu6", "leaky_relu", "prelu", "elu", "gelu", "silu", "sigmoid", "tanh",
+                  "hardswish", "hardsigmoid"):
+        hook = {"relu": out, "relu6": out, "leaky_relu": out, "prelu": out, "elu": out, "gelu": out}
+        func = {"relu": inn, "prelu": inn, "elu": inn, "gelu": inn, "silu": inn}
+        if functional:
+            hook = {}
+        r["ptflops_pytorch"] = hook.get(kind, 0) // N + func.get(kind, 0)
+        r["calflops_flops"] = inn if kind in ("relu", "leaky_relu", "prelu", "elu", "gelu", "silu") else 0
+        if kind == "prelu":
+            r.update(thop=inn, ultralytics_thop=inn, torchinfo=N * L["num_parameters"])
+    elif kind == "softmax":
+        n = ins[L["dim"]]
+        r.update(thop=(inn // n) * (3 * n - 1), ultralytics_thop=(inn // n) * (3 * n - 1), ptflops_pytorch=inn,
+                 calflops_flops=inn)
+    elif kind in ("maxpool2d", "avgpool2d", "adaptive_avgpool2d", "adaptive_maxpool2d"):
+        r["ptflops_pytorch"] = (0 if functional else inn // N) + inn
+        r["calflops_flops"] = inn
+        if kind == "avgpool2d" and not functional:
+            k, s, p = _pair(L["kernel_size"], 2), _pair(L["stride"], 2), _pair(L["padding"], 2)
+            r["thop"] = out
+            r["ultralytics_thop"] = uthop_avgpool_windows(ins, outs, k, s, p, L["count_include_pad"]) + out
+        if kind == "adaptive_avgpool2d":
+            r["fvcore"] = inn
+            if not functional:
+                r["thop"] = thop_adaptive(ins, outs)
+                r["ultralytics_thop"] = uthop_adaptive_windows(ins, outs) + out
+    elif kind == "upsample":
+        bil = L["mode"] == "bilinear"
+        r.update(thop=(11 if bil else 1) * out, ultralytics_thop=(11 * out if bil else 0),
+                 fvcore=(4 if bil else 1) * out, ptflops_pytorch=out // N + out, calflops_flops=inn)
+    elif kind in ("add", "mul"):
+        if form.startswith("torch."):
+            r["ptflops_pytorch"] = out
+            r["calflops_flops"] = out
+    elif kind in ("flatten", "dropout", "identity", "cat", "channel_shuffle"):
+        pass
+    else:
+        raise KeyError(kind)
+    return r
+
+
+def layer_actual(case):
+    t = case["tools"]
+    return dict(thop=t["thop"]["total_ops"]["value"], ultralytics_thop=t["ultralytics_thop"]["total_ops"]["value"],
+                fvcore=t["fvcore"]["total"], ptflops_pytorch=t["ptflops_pytorch"]["macs"],
+                ptflops_aten=t["ptflops_aten"]["macs"], torchinfo=t["torchinfo"]["total_mult_adds"],
+                torch_flop_counter=t["torch_flop_counter"]["total_flops"], calflops_flops=t["calflops"]["flops"],
+                calflops_macs=t["calflops"]["macs"])
+
+
+def check_layers():
     bad = 0
+    L = json.load(open(os.path.join(FIX, "profilers", "layers.json")))
+    for case in L["cases"]:
+        pr, ac = layer_predict(case), layer_actual(case)
+        for k in pr:
+            if pr[k] != ac[k]:
+                bad += 1
+                print(f"MISMATCH layer {case['id']:36s} {k:18s} predicted {pr[k]} actual {ac[k]}")
+    print(f"checked {len(L['cases'])} single-layer cases")
+    return bad
+
+
+def main() -> int:
+    bad = check_layers()
     for path in sorted(glob.glob(os.path.join(FIX, "torchvision", "*.json"))):
         gt = json.load(open(path))
         name = gt["model"]

@@ -911,6 +911,7 @@ def _layer_cases() -> list[dict]:
         ("relu", lambda: nn.ReLU(), {}),
         ("relu_inplace", lambda: nn.ReLU(inplace=True), {"inplace": True}),
         ("relu6", lambda: nn.ReLU6(), {}),
+        ("relu6_inplace", lambda: nn.ReLU6(inplace=True), {"inplace": True}),
         ("leaky_relu", lambda: nn.LeakyReLU(0.1), {"negative_slope": 0.1}),
         ("prelu", lambda: nn.PReLU(), {"num_parameters": 1}),
         ("prelu_per_channel", lambda: nn.PReLU(16), {"num_parameters": 16}),
@@ -960,6 +961,8 @@ def _layer_cases() -> list[dict]:
         lambda: nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), [[1, 16, 7, 7]])
     add("flatten", {"kind": "flatten", "start_dim": 1}, lambda: nn.Flatten(), [[1, 16, 7, 7]])
     add("dropout", {"kind": "dropout", "p": 0.5}, lambda: nn.Dropout(0.5), [[1, 256]])
+    add("dropout_inplace", {"kind": "dropout", "p": 0.2, "inplace": True}, lambda: nn.Dropout(0.2, inplace=True),
+        [[1, 256]])
     add("identity", {"kind": "identity"}, lambda: nn.Identity(), [[1, 16, 7, 7]])
     s = [1, 16, 14, 14]
     add("add", {"kind": "add", "form": "x + y"}, lambda: Binary("add"), [s, s])
