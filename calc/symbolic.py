@@ -23,8 +23,27 @@ def minimum(a: Any, b: Any) -> Any:
     return sympy.Min(a, b)
 
 
+class Gcd(sympy.Function):
+    """gcd of integers that may be symbolic: evaluates when it can be decided (both numbers,
+    one of them 1, or one a known multiple of the other), otherwise stays unevaluated, so
+    substituting numbers later gives the right value.  (sympy.gcd treats symbols as
+    polynomials: gcd(H, 7) would be 1 even for H = 14.)"""
+
+    @classmethod
+    def eval(cls, a: Any, b: Any) -> Any:
+        if a.is_Integer and b.is_Integer:
+            return sympy.igcd(a, b)
+        if a == 1 or b == 1:
+            return sympy.Integer(1)
+        if (a / b).is_integer:
+            return b
+        if (b / a).is_integer:
+            return a
+        return None
+
+
 def gcd(a: Any, b: Any) -> Any:
-    return sympy.gcd(a, b)
+    return Gcd(a, b)
 
 
 def select_ge(lhs: Any, rhs: Any, if_true: Any, if_false: Any) -> Any:
@@ -87,15 +106,21 @@ class ClosedForm:
 
 
 def _clean(expr: Any) -> bool:
-    return not expr.has(sympy.floor, sympy.ceiling, sympy.Piecewise, sympy.Max, sympy.Min, sympy.Mod)
+    return not expr.has(sympy.floor, sympy.ceiling, sympy.Piecewise, sympy.Max, sympy.Min, sympy.Mod, Gcd)
+
+
+def _divisors(limit: int) -> list[int]:
+    """Candidate divisors for the size assumption, smallest first: 2^a * m, m in 1, 3, 5, 7."""
+    return sorted({2**a * m for a in range(12) for m in (1, 3, 5, 7) if 2**a * m <= limit})
 
 
 def closed_form(network: Any, convention: Any, variables: tuple[str, ...] = ("H", "W"),
-                max_divisor: int = 256) -> ClosedForm:
+                max_divisor: int = 1792) -> ClosedForm:
     """Totals as polynomials in the named input sizes.
 
     The input size x of each variable is written x = d*k + r, with r the spec's size modulo d;
-    d is the smallest power of two for which every floor in the shape rules vanishes.  The result
+    d is the smallest of 2^a * (1, 3, 5 or 7) for which every floor (and gcd) in the shape
+    rules vanishes.  The result
     is checked against the numeric evaluation at the spec's size and at five other sizes that
     meet the same assumption."""
     from calc.errors import UsageError
@@ -110,8 +135,7 @@ def closed_form(network: Any, convention: Any, variables: tuple[str, ...] = ("H"
                 expected="some of " + ", ".join(n for n in axis_names if n != "C"),
             )
     symbols_ = {name: sympy.Symbol(name, integer=True, positive=True) for name in variables}
-    d = 1
-    while True:
+    for d in _divisors(max_divisor):
         ks = {name: sympy.Symbol(f"k_{name}", integer=True, nonnegative=True) for name in variables}
         residues = {name: shape[axis_names.index(name)] % d for name in variables}
         sym_shape = tuple(
@@ -121,12 +145,11 @@ def closed_form(network: Any, convention: Any, variables: tuple[str, ...] = ("H"
         totals = {q: sympy.expand(getattr(report.totals, q)) for q in _QUANTITIES}
         if all(_clean(e) for e in totals.values()):
             break
-        d *= 2
-        if d > max_divisor:
-            raise UsageError(
-                f"no closed form without floors for divisors up to {max_divisor}",
-                expected="an input size with enough factors of two",
-            )
+    else:
+        raise UsageError(
+            f"no closed form without floors for size divisors up to {max_divisor}",
+            expected="an input size with enough small factors",
+        )
     back = {ks[n]: (symbols_[n] - residues[n]) / d for n in variables}
     in_vars = {q: sympy.expand(e.subs(back)) for q, e in totals.items()}
     form = ClosedForm(network.name, convention.name, tuple(variables), in_vars, d, residues, ())

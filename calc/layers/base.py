@@ -70,7 +70,7 @@ def check_stated(field: str, stated: Any, inferred: Any) -> None:
 def check_groups(groups: int, cin: int | None, cout: int) -> None:
     """Groups must divide both channel counts (PyTorch Conv/ConvTranspose)."""
     for name, channels in (("Cin", cin), ("Cout", cout)):
-        if channels is not None and channels % groups:
+        if is_int(channels) and is_int(groups) and channels % groups:
             raise SpecError(
                 f"groups={groups} does not divide {name}={channels}", field="groups",
                 expected=f"a divisor of {name}",

@@ -188,12 +188,13 @@ class Separable(_ConvFields):
     multiplier: PositiveInt = 1
 
     def expand(self) -> list[tuple[str, Layer]]:
-        dw = Depthwise(
+        # The fields were validated on this record; model_construct keeps symbolic values too.
+        dw = Depthwise.model_construct(
             K=self.K, stride=self.stride, padding=self.padding, dilation=self.dilation,
             multiplier=self.multiplier, bias=self.bias, bn=self.bn, act=self.act,
             Cin=self.Cin, L=self.L, D=self.D, H=self.H, W=self.W, N=self.N,
         )
-        pw = Pointwise(Cout=self.Cout, bias=self.bias, bn=self.bn, act=self.act)
+        pw = Pointwise.model_construct(Cout=self.Cout, bias=self.bias, bn=self.bn, act=self.act)
         return [
             *((f"dw.{p}" if p else "dw", op) for p, op in dw.expand()),
             *((f"pw.{p}" if p else "pw", op) for p, op in pw.expand()),

@@ -82,7 +82,7 @@ class Deconv(WithEpilogue, SpatialInput):
         p = per_axis(self.padding, dims, "padding")
         op = per_axis(self.output_padding, dims, "output_padding")
         d = per_axis(self.dilation, dims, "dilation")
-        if is_int(cin) and cin % self.groups:
+        if is_int(cin) and is_int(self.groups) and cin % self.groups:
             raise ShapeError(
                 f"groups={self.groups} does not divide the {cin} input channels",
                 field="groups", expected=f"a divisor of {cin}",

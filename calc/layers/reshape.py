@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt
 
-from calc.arith import prod
+from calc.arith import is_int, prod
 from calc.errors import ShapeError
 from calc.layers.base import SpatialInput
 from calc.tally import Shape, Tally
@@ -67,7 +67,7 @@ class ChannelShuffle(SpatialInput):
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         (shape,) = inputs
         c = shape[1]
-        if isinstance(c, int) and c % self.groups:
+        if is_int(c) and is_int(self.groups) and c % self.groups:
             raise ShapeError(
                 f"groups={self.groups} does not divide the {c} channels", field="groups",
                 expected=f"a divisor of {c}",
