@@ -67,7 +67,9 @@ VIEW_OPS = frozenset({"flatten", "identity", "dropout", "split"})
 """Operations that are views at inference (no element is read or written): mem_access 0."""
 
 
-def op_cost(path: str, kind: str, tally: Tally, convention: Convention, dt: Dtype) -> OpCost:
+def op_cost(
+    path: str, kind: str, tally: Tally, convention: Convention, dt: Dtype, call: str = "module"
+) -> OpCost:
     if tally.op in VIEW_OPS:
         access: Any = 0
     else:
@@ -80,7 +82,7 @@ def op_cost(path: str, kind: str, tally: Tally, convention: Convention, dt: Dtyp
         params=tally.params,
         buffers=tally.buffers,
         macs=tally.macs,
-        flops=convention.flops(tally),
+        flops=convention.flops(tally, call),
         mem_access=access,
         mem_bytes=access * BYTES[dt],
         activations=tally.out_elements,

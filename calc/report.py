@@ -48,7 +48,7 @@ def chain(
             tally = op.tally(current)
         except CalcError as exc:
             raise exc.with_context(path=path or None)
-        rows.append(op_cost(path or layer.kind, op.kind, tally, convention, dt))
+        rows.append(op_cost(path or layer.kind, op.kind, tally, convention, dt, op.call))
         current = (tally.output,)
     return rows
 

@@ -12,6 +12,14 @@ bias_adds    additions of a bias, one per output of a biased dot-product layer
 window       elements a pooling/interpolation window visits, summed over outputs
 merge_ops    element-wise binary operations that combine inputs: (inputs - 1) x output elements
 rows         independent reductions (softmax: one per vector normalised)
+macs_all     every product a standard implementation computes: = macs, except for a transposed
+             conv, whose scatter also computes the products cropped by its padding
+macs_at_outputs  out x (Cin/g) x prod(K): = macs for a conv; for a transposed conv the figure
+             tools get by pricing it like a forward conv on its output (thop 0.1.1, torchinfo)
+affine_in    input elements of a normalisation with a learnt scale and shift (else 0)
+scaled_in    input elements of an upsample given by scale_factor (else 0)
+target_positions  prod(size) of an upsample given by size (else 0)
+batch_params params x N (N = the output's first axis): per-sample parameter reads
 in_elements  elements of all inputs (derived from the shapes)
 out_elements elements of the output (derived from the shape)
 params       trainable parameters
@@ -37,6 +45,12 @@ class Counter(StrEnum):
     WINDOW = "window"
     MERGE_OPS = "merge_ops"
     ROWS = "rows"
+    MACS_ALL = "macs_all"
+    MACS_AT_OUTPUTS = "macs_at_outputs"
+    AFFINE_IN = "affine_in"
+    SCALED_IN = "scaled_in"
+    TARGET_POSITIONS = "target_positions"
+    BATCH_PARAMS = "batch_params"
     IN_ELEMENTS = "in_elements"
     OUT_ELEMENTS = "out_elements"
     PARAMS = "params"
@@ -60,6 +74,22 @@ class Tally:
     window: Any = 0
     merge_ops: Any = 0
     rows: Any = 0
+    macs_all: Any = None
+    macs_at_outputs: Any = None
+    affine_in: Any = 0
+    scaled_in: Any = 0
+    target_positions: Any = 0
+
+    def __post_init__(self) -> None:
+        # For every operation but a transposed conv the three product counts coincide.
+        if self.macs_all is None:
+            object.__setattr__(self, "macs_all", self.macs)
+        if self.macs_at_outputs is None:
+            object.__setattr__(self, "macs_at_outputs", self.macs)
+
+    @property
+    def batch_params(self) -> Any:
+        return self.output[0] * self.params if self.output else self.params
 
     @property
     def in_elements(self) -> Any:

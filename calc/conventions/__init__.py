@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from calc.conventions.base import DOT_PRODUCT_OPS, OPS, ZERO, Convention, Rule, per_op, rule
+from calc.conventions.profilers import PROFILER_CONVENTIONS
 from calc.conventions.seeds import SEED_CONVENTIONS
 from calc.errors import ConventionError
 
@@ -16,7 +17,7 @@ def _table(*conventions: Convention) -> dict[str, Convention]:
     return table
 
 
-CONVENTIONS: dict[str, Convention] = _table(*SEED_CONVENTIONS)
+CONVENTIONS: dict[str, Convention] = _table(*SEED_CONVENTIONS, *PROFILER_CONVENTIONS)
 DEFAULT = "exact"
 
 

@@ -32,8 +32,12 @@ class Rule:
 
     terms: tuple[tuple[Counter, int], ...] = ()
     note: str = ""
+    refuse: str = ""
+    """Non-empty: the tool's rule for this operation is not emulated; say why instead of guessing."""
 
     def flops(self, tally: Tally) -> Any:
+        if self.refuse:
+            raise ConventionError(self.refuse)
         total: Any = 0
         for counter, coefficient in self.terms:
             total = total + coefficient * tally.counter(counter)
@@ -41,6 +45,8 @@ class Rule:
 
     def formula(self) -> str:
         """Human-readable form, e.g. '2*macs - dot_outputs + bias_adds'."""
+        if self.refuse:
+            return "not emulated"
         if not self.terms:
             return "0"
         parts = []
@@ -57,6 +63,11 @@ def rule(note: str = "", **coefficients: int) -> Rule:
     return Rule(tuple((Counter(name), c) for name, c in coefficients.items() if c), note)
 
 
+def refused(why: str) -> Rule:
+    """An operation whose tool rule is deliberately not emulated."""
+    return Rule((), why, refuse=why)
+
+
 ZERO = Rule((), "not counted")
 
 
@@ -69,8 +80,26 @@ class Convention:
     source: str
     rules: Mapping[str, Rule]
     notes: tuple[str, ...] = field(default=())
+    functional: Mapping[str, Rule] = field(default_factory=dict)
+    functional_default: Rule | None = None
+    """Rules for operations a model computes by a functional call (F.relu); an op not listed
+    gets functional_default, or the module's rule when that is None."""
+    method: Mapping[str, Rule] = field(default_factory=dict)
+    method_default: Rule | None = None
+    """Likewise for tensor methods (x.mean)."""
+    batch_one: bool = False
+    """True when the tool's figures are only reproducible for batch 1 (ptflops divides module
+    counts by the batch but not functional counts)."""
 
-    def rule_for(self, op: str) -> Rule:
+    def rule_for(self, op: str, call: str = "module") -> Rule:
+        if call == "functional":
+            special = self.functional.get(op, self.functional_default)
+        elif call == "method":
+            special = self.method.get(op, self.method_default)
+        else:
+            special = None
+        if special is not None:
+            return special
         try:
             return self.rules[op]
         except KeyError:
@@ -79,8 +108,18 @@ class Convention:
                 expected="a rule for every operation (see calc.conventions.OPS)",
             ) from None
 
-    def flops(self, tally: Tally) -> Any:
-        return self.rule_for(tally.op).flops(tally)
+    def flops(self, tally: Tally, call: str = "module") -> Any:
+        if self.batch_one and tally.output and tally.output[0] != 1:
+            raise ConventionError(
+                f"convention '{self.name}' reproduces its tool at batch 1 only",
+                expected="batch: 1",
+            )
+        try:
+            return self.rule_for(tally.op, call).flops(tally)
+        except ConventionError as exc:
+            if not exc.message.startswith("convention"):
+                exc.message = f"convention '{self.name}': {exc.message}"
+            raise
 
 
 def per_op(default: Rule | None = None, /, **rules: Rule) -> dict[str, Rule]:

@@ -10,7 +10,7 @@ costed; inside a network the input is inferred and a stated value is checked aga
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, PositiveInt
 
@@ -35,6 +35,9 @@ class Layer(BaseModel):
     type: str
     name: str | None = None
     N: PositiveInt | None = None
+    call: Literal["module", "functional", "method"] = "module"
+    """How a PyTorch model computes it: an nn.Module, a torch.nn.functional call (F.relu), or a
+    tensor method (x.mean).  Costs are the same; profilers see the three differently."""
 
     # -- input description ---------------------------------------------------------------------
     def stated_inputs(self) -> tuple[Shape, ...]:

@@ -100,12 +100,15 @@ class Deconv(WithEpilogue, SpatialInput):
         kept = prod(a[0] for a in axes)
         reached = prod(a[1] for a in axes)
         bias = flag(self.bias)
+        per_group_in = exact_div(cin, self.groups)
         return Tally(
             op="deconv",
             inputs=inputs,
             output=(n, self.Cout, *out),
             params=deconv_params(cin, self.Cout, k, self.groups, bias),
-            macs=n * self.Cout * exact_div(cin, self.groups) * kept,
+            macs=n * self.Cout * per_group_in * kept,
+            macs_all=n * cin * prod(spatial) * exact_div(self.Cout, self.groups) * prod(k),
+            macs_at_outputs=n * self.Cout * prod(out) * per_group_in * prod(k),
             dot_outputs=n * self.Cout * reached,
             bias_adds=bias * n * self.Cout * prod(out),
         )

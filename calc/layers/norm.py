@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from calc.arith import flag
+from calc.arith import flag, prod
 from calc.layers.base import SpatialInput
 from calc.tally import Shape, Tally
 
@@ -42,4 +42,5 @@ class BatchNorm(SpatialInput):
             output=shape,
             params=batchnorm_params(channels, flag(self.affine)),
             buffers=batchnorm_buffers(channels),
+            affine_in=flag(self.affine) * prod(shape),
         )

@@ -52,7 +52,10 @@ class Upsample(SpatialInput):
             out = tuple(x * f for x, f in zip(spatial, per_axis(self.scale_factor, dims, "scale_factor")))
         output = (n, c, *out)
         neighbours = 2**dims if self.mode == "bilinear" else 1
+        by_scale = self.size is None
         return Tally(
             op=f"upsample_{self.mode}", inputs=inputs, output=output,
             window=interpolation_window(prod(output), neighbours),
+            scaled_in=prod(shape) if by_scale else 0,
+            target_positions=0 if by_scale else prod(out),
         )

@@ -47,7 +47,7 @@ class Network:
     ) -> Report:
         convention = convention or conventions.get(conventions.DEFAULT)
         shape = self.input_shape if input_shape is None else input_shape
-        rows = run(self.ops, shape, lambda op, tally: op_cost(op.path, op.kind, tally, convention, dt))
+        rows = run(self.ops, shape, lambda op, tally: op_cost(op.path, op.kind, tally, convention, dt, op.layer.call))
         return Report(self.name, convention, dt, (shape,), tuple(rows))
 
     def shapes(self, input_shape: Shape | None = None) -> dict[str, Shape]:

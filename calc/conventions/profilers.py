@@ -1,0 +1,201 @@
+"""Conventions that reproduce what profilers report, one table entry per tool.
+
+Every rule was read from the tool's source and checked against figures produced by the real
+tool (tests/fixtures/profilers/, made by tools/oracle/make_fixtures.py); docs/profilers.md
+gives the source file of each rule and the decomposition of whole-model totals.
+Counters: see calc.tally.  Element-wise add/mul in a spec stand for the operators `x + y`,
+`x * y` of a PyTorch forward (torchvision's residual sums and squeeze-excitation scales), which
+none of these tools counts.
+"""
+
+from __future__ import annotations
+
+from calc.conventions.base import ZERO, Convention, per_op, refused, rule
+
+THOP = Convention(
+    name="thop",
+    title="thop 0.1.1 profile() (PyPI 'thop', pytorch-OpCounter)",
+    source="thop 0.1.1.post2209072238: thop/profile.py, thop/vision/basic_hooks.py, calc_func.py",
+    rules=per_op(
+        rule("not registered, or a functional call (never counted)"),
+        conv=rule("out * (Cin/g) * prod(K); bias ignored", macs=1),
+        deconv=rule("NB: priced like a forward conv on the output, out * (Cin/g) * prod(K)", macs_at_outputs=1),
+        linear=rule("in_features * out; bias ignored", macs=1),
+        batchnorm=rule("2*in, doubled when affine", in_elements=2, affine_in=2),
+        prelu=rule("in (eval mode, which profile() sets)", in_elements=1),
+        softmax=rule("(in/n)(3n-1): n exp, n-1 adds, n divides per row", in_elements=3, rows=-1),
+        avgpool=rule("one op per output; kernel ignored", out_elements=1),
+        adaptive_avgpool=rule("(prod(I/O) + 1) * out = in + out (float64, exact here)", in_elements=1, out_elements=1),
+        upsample_nearest=rule("out", out_elements=1),
+        upsample_bilinear=rule("11 * out", out_elements=11),
+    ),
+    notes=(
+        "ReLU/ReLU6/LeakyReLU and max pools have zero-op hooks; ELU, Sigmoid, Tanh, Hardswish, "
+        "Hardsigmoid, SiLU, GELU have no hook; residual adds and cat are functional: all 0.",
+        "ultralytics-thop 2.2.3 differs: transposed conv = true macs (macs_all); avg pool and "
+        "adaptive avg pool = clipped window sum + out; nearest upsample 0; it counts every "
+        "module, containers included, with no pruning at hooked parents.",
+        "thop returns a float; figures here are the exact integers it rounds.",
+    ),
+    functional_default=rule("functional calls and tensor methods are never counted"),
+    method_default=rule("functional calls and tensor methods are never counted"),
+)
+
+FVCORE = Convention(
+    name="fvcore",
+    title="fvcore FlopCountAnalysis (one fused multiply-add = one flop)",
+    source="fvcore 0.1.5.post20221221: fvcore/nn/flop_count.py, jit_handles.py",
+    rules=per_op(
+        rule("0; reported by unsupported_ops() unless in the ignore list (relu, dropout, cat, views)"),
+        conv=rule("aten::_convolution: N * prod(w) * S_out", macs=1),
+        deconv=rule("aten::_convolution transposed: N * prod(w) * S_in (cropped products included)", macs_all=1),
+        linear=rule("aten::linear: in * out_features; bias ignored", macs=1),
+        batchnorm=rule("eval: in, doubled when affine (training mode would be 5*in)", in_elements=1, affine_in=1),
+        adaptive_avgpool=rule("aten::adaptive_avg_pool2d: in", in_elements=1),
+        upsample_nearest=rule("aten::upsample_nearest2d: out", out_elements=1),
+        upsample_bilinear=rule("aten::upsample_bilinear2d: 4 * out", out_elements=4),
+    ),
+    notes=(
+        "Unsupported and reported (counted 0): relu6 (hardtanh), leaky_relu, prelu, elu, sigmoid, "
+        "tanh, hardswish, hardsigmoid, silu, gelu, softmax, max/avg pools, adaptive max pool, "
+        "add and mul operators, in-place dropout.",
+        "Ignored silently: relu, dropout, cat, flatten, views (channel shuffle).",
+        "Counts in the model's current mode: figures here are eval mode.",
+    ),
+    method_default=rule("aten::mean and other tensor reductions are unsupported: 0"),
+)
+
+_PTFLOPS_DOT = dict(
+    conv=rule("hook: macs + bias * out", macs=1, bias_adds=1),
+    deconv=rule("hook: N * S_in * prod(K) * Cin * Cout/g + bias * out", macs_all=1, bias_adds=1),
+    linear=rule("hook: macs + bias * out", macs=1, bias_adds=1),
+)
+
+PTFLOPS = Convention(
+    name="ptflops",
+    title="ptflops get_model_complexity_info, pytorch backend (defaults)",
+    source="ptflops 0.7.5: ptflops/pytorch_engine.py, ptflops/pytorch_ops.py",
+    rules=per_op(
+        rule("no hook and no patched functional"),
+        **_PTFLOPS_DOT,
+        batchnorm=rule("hook: in, doubled when affine", in_elements=1, affine_in=1),
+        relu=rule("NB: counted twice, hook (out) + patched F.relu (in)", in_elements=2),
+        prelu=rule("NB: counted twice, hook + patched F.prelu", in_elements=2),
+        elu=rule("NB: counted twice, hook + patched F.elu", in_elements=2),
+        gelu=rule("NB: counted twice, hook + patched F.gelu", in_elements=2),
+        relu6=rule("hook only (nn.ReLU6 calls the unpatched F.hardtanh)", out_elements=1),
+        leaky_relu=rule("hook only (F.leaky_relu is not patched)", out_elements=1),
+        silu=rule("patched F.silu only (no hook)", in_elements=1),
+        softmax=rule("patched F.softmax only (no hook)", in_elements=1),
+        maxpool=rule("NB: counted twice, hook (in) + patched F.max_pool (in)", in_elements=2),
+        avgpool=rule("NB: counted twice, hook (in) + patched F.avg_pool (in)", in_elements=2),
+        adaptive_avgpool=rule("NB: counted twice, hook (in) + patched functional (in)", in_elements=2),
+        adaptive_maxpool=rule("NB: counted twice, hook (in) + patched functional (in)", in_elements=2),
+        upsample_nearest=rule("NB: counted twice, hook (out) + patched F.interpolate (out)", out_elements=2),
+        upsample_bilinear=rule("NB: counted twice, hook (out) + patched F.interpolate (out)", out_elements=2),
+    ),
+    notes=(
+        "Operators x + y, x * y do not reach the patched torch.add/mul: residual sums and gates cost 0.",
+        "Sigmoid, Tanh, Hardswish, Hardsigmoid, Dropout, Flatten have no hook: 0.",
+        "With batch N > 1 ptflops divides module-hook counts by N but not functional counts; "
+        "this emulation is defined for batch 1.",
+    ),
+    functional={
+        op: rule(f"patched F.{op}: in", in_elements=1)
+        for op in ("relu", "prelu", "elu", "relu6", "gelu", "silu", "softmax", "maxpool", "avgpool",
+                   "adaptive_avgpool", "adaptive_maxpool")
+    } | {
+        op: rule("patched F.interpolate: out", out_elements=1)
+        for op in ("upsample_nearest", "upsample_bilinear")
+    },
+    functional_default=rule("functional not patched by ptflops: 0"),
+    method_default=rule("tensor methods (x.mean) are not patched: 0"),
+    batch_one=True,
+)
+
+PTFLOPS_ATEN = Convention(
+    name="ptflops-aten",
+    title="ptflops get_model_complexity_info, backend='aten'",
+    source="ptflops 0.7.5: ptflops/aten_engine.py, ptflops/aten_ops.py",
+    rules=per_op(rule("only mm/matmul/addmm/bmm/convolution are counted"), **_PTFLOPS_DOT),
+)
+
+TORCHINFO = Convention(
+    name="torchinfo",
+    title="torchinfo summary() total_mult_adds",
+    source="torchinfo 1.8.0: torchinfo/layer_info.py (LayerInfo.calculate_macs)",
+    rules=per_op(
+        rule("derived from parameters: a layer without parameters is 0"),
+        conv=rule("weight.numel * N * S_out + bias * out", macs=1, bias_adds=1),
+        deconv=rule("NB: weight.numel * N * S_out + bias * out (output positions, like a forward conv)",
+                    macs_at_outputs=1, bias_adds=1),
+        linear=rule("N * params: dims between batch and features are ignored", batch_params=1),
+        batchnorm=rule("N * params (2C when affine, else 0)", batch_params=1),
+        prelu=rule("N * num_parameters", batch_params=1),
+    ),
+    functional_default=rule("no module, no parameters: 0"),
+    method_default=rule("no module, no parameters: 0"),
+)
+
+TORCH = Convention(
+    name="torch",
+    title="torch.utils.flop_counter.FlopCounterMode (2 FLOPs per multiply-accumulate)",
+    source="torch 2.14.1: torch/utils/flop_counter.py",
+    rules=per_op(
+        rule("no registered formula"),
+        conv=rule("2 * N * S_out * prod(w); bias ignored", macs=2),
+        deconv=rule("2 * N * S_in * prod(w) (cropped products included)", macs_all=2),
+        linear=rule("2 * macs (addmm/mm); bias ignored", macs=2),
+    ),
+)
+
+CALFLOPS = Convention(
+    name="calflops",
+    title="calflops calculate_flops(), its FLOPs figure",
+    source="calflops 0.3.2: calflops/pytorch_ops.py, flops_counter.py",
+    rules=per_op(
+        rule("not patched, or an operator (x + y, x * y)"),
+        conv=rule("2 * macs + bias * out", macs=2, bias_adds=1),
+        deconv=refused(
+            "calflops prices transposed convs with a second division by groups and the forward-conv "
+            "output size; that rule is not emulated"
+        ),
+        linear=rule("2 * macs; bias ignored", macs=2),
+        batchnorm=rule("F.batch_norm in eval: in, doubled when affine", in_elements=1, affine_in=1),
+        relu=rule("F.relu: in", in_elements=1),
+        prelu=rule("F.prelu: in", in_elements=1),
+        elu=rule("F.elu: in", in_elements=1),
+        leaky_relu=rule("F.leaky_relu: in", in_elements=1),
+        silu=rule("F.silu: in", in_elements=1),
+        gelu=rule("F.gelu: in", in_elements=1),
+        softmax=rule("F.softmax: in", in_elements=1),
+        maxpool=rule("F.max_pool: in", in_elements=1),
+        avgpool=rule("F.avg_pool: in", in_elements=1),
+        adaptive_avgpool=rule("F.adaptive_avg_pool: in", in_elements=1),
+        adaptive_maxpool=rule("F.adaptive_max_pool: in", in_elements=1),
+        upsample_nearest=rule("F.interpolate: in with scale_factor; prod(size) with size (no N*C)",
+                              scaled_in=1, target_positions=1),
+        upsample_bilinear=rule("F.interpolate: in with scale_factor; prod(size) with size (no N*C)",
+                               scaled_in=1, target_positions=1),
+    ),
+    notes=(
+        "ReLU6 (F.hardtanh), sigmoid, tanh, hardswish, hardsigmoid, dropout, cat are not patched: 0.",
+        "calflops also reports MACs: the macs column (conv and linear multiply-accumulates).",
+    ),
+    method_default=rule("tensor methods (x.mean) are not patched: 0"),
+)
+
+TORCHVISION = Convention(
+    name="torchvision",
+    title="torchvision model card 'GFLOPS' (conv + linear multiply-accumulates)",
+    source="torchvision 0.29.1 weights.meta['_ops'] = round(conv_linear_macs / 1e9, 3)",
+    rules=per_op(
+        ZERO,
+        conv=rule("multiply-accumulates, bias excluded", macs=1),
+        deconv=rule("multiply-accumulates, bias excluded", macs_all=1),
+        linear=rule("multiply-accumulates, bias excluded", macs=1),
+    ),
+    notes=("Despite the column name these are GMACs.",),
+)
+
+PROFILER_CONVENTIONS = (THOP, FVCORE, PTFLOPS, PTFLOPS_ATEN, TORCHINFO, TORCH, CALFLOPS, TORCHVISION)

@@ -1,0 +1,202 @@
+"""Derivations as text (aligned chains), Markdown (numbered lists of `code` equations) and
+LaTeX (align* with \\text{} justifications and \\tag{n} step numbers, via sympy's printers).
+
+Integers print with thousands separators (924,844,032; 924{,}844{,}032 in LaTeX) so that the
+seeds' figures read as they are quoted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from calc.derive.core import Derivation, Note, Section, Step, Table
+from calc.symbolic import sympy
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.str import StrPrinter
+
+FORMATS = ("text", "md", "latex")
+WRAP = 56
+"""Right sides longer than this put their justification on the next line (text format)."""
+
+_TAGS = {"def": " [definition]", "library": " [library]", "step": ""}
+_TEXT_REL = {"=": "=", ">=": ">=", "!=": "!=", "~": "~", "<=>": "<=>"}
+_LATEX_REL = {"=": "=", ">=": r"\geq", "!=": r"\neq", "~": r"\approx", "<=>": r"\iff"}
+
+
+class _Str(StrPrinter):
+    def _print_Integer(self, expr: Any) -> str:
+        return f"{int(expr):,}"
+
+    def _print_Tuple(self, expr: Any) -> str:
+        return "(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+
+class _Latex(LatexPrinter):
+    def _print_Integer(self, expr: Any) -> str:
+        return f"{int(expr):,}".replace(",", "{,}")
+
+    def _print_UnevaluatedExpr(self, expr: Any) -> str:
+        inner = self._print(expr.args[0])
+        return rf"\left({inner}\right)" if isinstance(expr.args[0], sympy.Add) else inner
+
+
+def text_expr(expr: Any) -> str:
+    return _Str().doprint(expr)
+
+
+def latex_expr(expr: Any) -> str:
+    return _Latex().doprint(expr)
+
+
+def _sides(step: Step, show: Any) -> tuple[str, str]:
+    if step.relation == "<=>":
+        return f"{show(step.lhs)} = 0", f"{show(step.rhs.lhs)} = {show(step.rhs.rhs)}"
+    return show(step.lhs), show(step.rhs)
+
+
+# -- text ---------------------------------------------------------------------------------------
+
+
+def _text_steps(steps: list[Step]) -> list[str]:
+    rows = []
+    for s in steps:
+        lhs, rhs = _sides(s, text_expr)
+        rows.append((f"{s.number}.", "" if s.continued else lhs, _TEXT_REL[s.relation], rhs,
+                     s.why + _TAGS[s.kind]))
+    nw = max(len(r[0]) for r in rows)
+    lw = max(len(r[1]) for r in rows)
+    rw = min(WRAP, max(len(r[3]) for r in rows))
+    out = []
+    for num, lhs, rel, rhs, why in rows:
+        head = f"  {num:>{nw}} {lhs:>{lw}} {rel:<3} "
+        if len(rhs) > rw:
+            out += [head + rhs, " " * (len(head) + rw) + f"  -- {why}"]
+        else:
+            out.append(f"{head}{rhs:<{rw}}  -- {why}")
+    return out
+
+
+def _text_table(table: Table) -> list[str]:
+    widths = [max(len(r[i]) for r in (table.headers, *table.rows)) for i in range(len(table.headers))]
+    line = lambda cells: "  " + "  ".join(f"{c:<{w}}" for c, w in zip(cells, widths)).rstrip()
+    return [line(table.headers), line(tuple("-" * w for w in widths)), *(line(r) for r in table.rows)]
+
+
+def to_text(d: Derivation) -> str:
+    out = [f"{d.topic}: {d.title}", f"source: {d.source}"]
+    pending: list[Step] = []
+
+    def flush() -> None:
+        if pending:
+            out.extend(_text_steps(pending))
+            pending.clear()
+
+    for item in d.items:
+        if isinstance(item, Step):
+            pending.append(item)
+            continue
+        flush()
+        if isinstance(item, Section):
+            out += ["", item.title]
+        elif isinstance(item, Note):
+            out.append(f"  {item.text}")
+        elif isinstance(item, Table):
+            out += _text_table(item)
+    flush()
+    return "\n".join(out) + "\n"
+
+
+# -- markdown -----------------------------------------------------------------------------------
+
+
+def _md_step(s: Step) -> str:
+    lhs, rhs = _sides(s, text_expr)
+    rel = _TEXT_REL[s.relation]
+    eq = f"{rel} {rhs}" if s.continued else f"{lhs} {rel} {rhs}"
+    tag = {"def": " *(definition)*", "library": " *(library)*", "step": ""}[s.kind]
+    return f"{s.number}. `{eq}` — {s.why}{tag}"
+
+
+def to_markdown(d: Derivation, level: int = 2) -> str:
+    h = "#" * level
+    out = [f"{h} `{d.topic}`: {d.title}", "", f"Source: {d.source}"]
+    previous: Any = None
+    for item in d.items:
+        if isinstance(item, Section):
+            out += ["", f"{h}# {item.title}"]
+        elif isinstance(item, Step):
+            if not isinstance(previous, Step):
+                out.append("")
+            out.append(_md_step(item))
+        elif isinstance(item, Note):
+            out += ["", item.text]
+        elif isinstance(item, Table):
+            out += ["", "| " + " | ".join(item.headers) + " |",
+                    "|" + "|".join("---" for _ in item.headers) + "|",
+                    *("| " + " | ".join(f"`{c}`" if i else c for i, c in enumerate(r)) + " |"
+                      for r in item.rows)]
+        previous = item
+    return "\n".join(out) + "\n"
+
+
+# -- latex --------------------------------------------------------------------------------------
+
+_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+            "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def latex_text(text: str) -> str:
+    return "".join(_ESCAPES.get(c, c) for c in text)
+
+
+def _latex_steps(steps: list[Step]) -> list[str]:
+    lines = [r"\begin{align*}"]
+    for s in steps:
+        lhs, rhs = _sides(s, latex_expr)
+        left = "" if s.continued else lhs
+        why = latex_text(s.why + _TAGS[s.kind])
+        lines.append(rf"  {left} &{_LATEX_REL[s.relation]} {rhs} && \text{{{why}}} \tag{{{s.number}}} \\")
+    lines[-1] = lines[-1].removesuffix(r" \\")
+    return [*lines, r"\end{align*}"]
+
+
+def _latex_table(table: Table) -> list[str]:
+    cols = "l" * len(table.headers)
+    row = lambda cells: "  " + " & ".join(latex_text(c) for c in cells) + r" \\"
+    return [rf"\begin{{tabular}}{{{cols}}}", row(table.headers), r"  \hline",
+            *(row(r) for r in table.rows), r"\end{tabular}"]
+
+
+def to_latex(d: Derivation) -> str:
+    out = [rf"\subsection*{{{latex_text(d.topic)}: {latex_text(d.title)}}}",
+           rf"Source: {latex_text(d.source)}"]
+    pending: list[Step] = []
+
+    def flush() -> None:
+        if pending:
+            out.extend(_latex_steps(pending))
+            pending.clear()
+
+    for item in d.items:
+        if isinstance(item, Step):
+            pending.append(item)
+            continue
+        flush()
+        if isinstance(item, Section):
+            out += ["", rf"\paragraph{{{latex_text(item.title)}}}"]
+        elif isinstance(item, Note):
+            out += ["", latex_text(item.text)]
+        elif isinstance(item, Table):
+            out += ["", *_latex_table(item)]
+    flush()
+    return "\n".join(out) + "\n"
+
+
+def render(d: Derivation, fmt: str = "text") -> str:
+    if fmt == "text":
+        return to_text(d)
+    if fmt == "md":
+        return to_markdown(d)
+    if fmt == "latex":
+        return to_latex(d)
+    raise ValueError(f"unknown format {fmt!r}; one of {FORMATS}")

@@ -1,0 +1,143 @@
+"""Each profiler convention reproduces the real tool exactly: on every single-layer case and on
+every network spec, against figures the tools produced (tests/fixtures/profilers/, written by
+tools/oracle/make_fixtures.py with the versions recorded in the files; see docs/profilers.md)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from calc import conventions
+from calc.errors import ConventionError
+from calc.network import load_network
+from calc.parse import parse_layer
+from calc.report import evaluate_layer
+
+FIXTURES = Path(__file__).parent / "fixtures"
+LAYERS = json.loads((FIXTURES / "profilers" / "layers.json").read_text())["cases"]
+SPECS = Path(__file__).parent.parent / "specs"
+
+# convention -> (fixture folder, how to read the tool's total from a fixture)
+TOOLS = {
+    "thop": ("thop", lambda f: f["total_ops"]["value"]),
+    "fvcore": ("fvcore", lambda f: f["total"]),
+    "ptflops": ("ptflops_pytorch", lambda f: f["macs"]),
+    "ptflops-aten": ("ptflops_aten", lambda f: f["macs"]),
+    "torchinfo": ("torchinfo", lambda f: f["total_mult_adds"]),
+    "torch": ("torch_flop_counter", lambda f: f["total_flops"]),
+    "calflops": ("calflops", lambda f: f["flops"]),
+}
+SPATIAL = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+KIND = {
+    "conv1d": "conv", "conv2d": "conv", "conv3d": "conv", "conv_transpose2d": "deconv",
+    "batchnorm1d": "batchnorm", "batchnorm2d": "batchnorm", "maxpool2d": "maxpool",
+    "avgpool2d": "avgpool", "adaptive_avgpool2d": "adaptive_avgpool",
+    "adaptive_maxpool2d": "adaptive_maxpool", "cat": "concat",
+}
+RENAME = {"in_channels": "Cin", "out_channels": "Cout", "kernel_size": "K", "in_features": "Cin",
+          "out_features": "Cout", "num_features": "Cin"}
+
+
+def record(case):
+    """The calc record for a fixture's PyTorch module, its input stated from the fixture."""
+    layer = dict(case["layer"])
+    kind = KIND.get(layer.pop("kind"), case["layer"]["kind"])
+    layer.pop("form", None)
+    data = {"type": kind, **{RENAME.get(k, k): v for k, v in layer.items()}}
+    shapes = case["input_shapes"]
+    first = shapes[0]
+    data["N"] = first[0]
+    if kind == "linear":
+        if len(first) > 2:
+            pytest.skip("a linear over a 3-d input is stated as a network, not a standalone layer")
+        data["Cin"] = first[-1]
+        return parse_layer(data)
+    if kind == "concat":
+        data["Cin"] = [s[1] for s in shapes]
+    elif kind in ("add", "mul"):
+        if len({tuple(s) for s in shapes}) > 1:
+            pytest.skip("broadcast operands are checked in network specs")
+        data["inputs"] = len(shapes)
+        data["Cin"] = first[1]
+    else:
+        data["Cin"] = first[1]
+    data.update(dict(zip(SPATIAL.get(len(first) - 2, ()), first[2:])))
+    if kind == "maxpool" or kind == "avgpool":
+        data.pop("dilation", None) if kind == "avgpool" else None
+    return parse_layer(data)
+
+
+def module_cases():
+    for case in LAYERS:
+        form = case["layer"].get("form", "")
+        if case["mode"] != "eval" or form.startswith(("F.", "torch.")):
+            continue  # a functional call or training mode: not what a spec layer stands for
+        for name in TOOLS:
+            yield pytest.param(case, name, id=f"{case['id']}-{name}")
+
+
+@pytest.mark.parametrize("case, convention", module_cases())
+def test_single_layer_matches_tool(case, convention):
+    folder, total = TOOLS[convention]
+    expected = total(case["tools"][folder])
+    layer = record(case)
+    conv = conventions.get(convention)
+    refuses = (convention == "ptflops" and case["input_shapes"][0][0] != 1) or (
+        convention == "calflops" and layer.kind == "deconv"
+    )
+    if refuses:
+        with pytest.raises(ConventionError):
+            evaluate_layer(layer, conv)
+        return
+    report = evaluate_layer(layer, conv)
+    assert report.output_shape == tuple(case["output_shape"])
+    assert report.totals.flops == expected
+
+
+FIXTURE_OF_SPEC = {"resnet50_v1_paper": "resnet50_paper"}
+
+
+def network_cases():
+    for spec in sorted(SPECS.glob("*.yaml")):
+        model = FIXTURE_OF_SPEC.get(spec.stem, spec.stem)
+        if not (FIXTURES / "torchvision" / f"{model}.json").exists():
+            continue
+        for name in [*TOOLS, "torchvision"]:
+            yield pytest.param(spec, model, name, id=f"{spec.stem}-{name}")
+
+
+@pytest.mark.parametrize("spec, model, convention", network_cases())
+def test_network_total_matches_tool(spec, model, convention):
+    net = load_network(str(spec))
+    if convention == "torchvision":
+        expected = json.loads((FIXTURES / "torchvision" / f"{model}.json").read_text())["conv_linear_macs"]
+    else:
+        folder, total = TOOLS[convention]
+        expected = total(json.loads((FIXTURES / "profilers" / folder / f"{model}.json").read_text()))
+    assert net.evaluate(conventions.get(convention)).totals.flops == expected
+
+
+RESNET50_QUOTES = {
+    "torchvision": 4_089_184_256,
+    "fvcore": 4_111_512_576,
+    "thop": 4_133_742_592,
+    "torch": 8_178_368_512,
+    "calflops": 8_211_108_352,
+}
+
+
+@pytest.mark.parametrize("convention, figure", RESNET50_QUOTES.items())
+def test_the_six_resnet50_figures(convention, figure):
+    net = load_network(str(SPECS / "resnet50.yaml"))
+    assert net.evaluate(conventions.get(convention)).totals.flops == figure
+
+
+def test_paper_layout_macs():
+    net = load_network(str(SPECS / "resnet50_v1_paper.yaml"))
+    assert net.evaluate(conventions.get("torchvision")).totals.flops == 3_857_973_248
+
+
+def test_every_convention_prices_every_operation():
+    for convention in conventions.CONVENTIONS.values():
+        for op in conventions.OPS:
+            convention.rule_for(op)  # raises if missing
