@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module in EXTENSIONS.items():
         import_module(module).add_arguments(commands.add_parser(name, help=import_module(module).HELP))
 
+    cmp = commands.add_parser("compare", help="a network under every convention, and where they differ")
+    cmp.add_argument("spec", help="a YAML network spec")
+    cmp.add_argument("--conventions", help="comma-separated subset (default: all)")
+    cmp.add_argument("--format", default="text", choices=FORMATS)
+    cmp.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically)")
+
     commands.add_parser("schema", help="print the JSON Schema of the spec format")
     commands.add_parser("conventions", help="list the counting conventions and their rules")
     return parser
@@ -210,7 +216,23 @@ def _cmd_symbolic(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from calc import conventions
+    from calc.compare import compare, render_comparison
+    from calc.network import load_network
+
+    names = None
+    if args.conventions:
+        names = [n.strip() for n in args.conventions.split(",") if n.strip()]
+        for n in names:
+            conventions.get(n)
+    result = compare(load_network(args.spec), names)
+    _emit(render_comparison(result, args.format), args.output)
+    return 0
+
+
 COMMANDS = {
+    "compare": _cmd_compare,
     "layer": _cmd_layer, "report": _cmd_report, "schema": _cmd_schema,
     "conventions": _cmd_conventions, "symbolic": _cmd_symbolic,
 }

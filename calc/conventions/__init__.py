@@ -5,7 +5,7 @@ from __future__ import annotations
 from calc.conventions.base import DOT_PRODUCT_OPS, OPS, ZERO, Convention, Rule, per_op, rule
 from calc.conventions.profilers import PROFILER_CONVENTIONS
 from calc.conventions.seeds import SEED_CONVENTIONS
-from calc.errors import ConventionError
+from calc.errors import UsageError
 
 
 def _table(*conventions: Convention) -> dict[str, Convention]:
@@ -25,7 +25,7 @@ def get(name: str) -> Convention:
     try:
         return CONVENTIONS[name]
     except KeyError:
-        raise ConventionError(
+        raise UsageError(
             f"unknown convention '{name}'", expected="one of " + ", ".join(CONVENTIONS)
         ) from None
 

@@ -7,12 +7,15 @@ seeds' figures read as they are quoted.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from calc.derive.core import Derivation, Note, Section, Step, Table
 from calc.symbolic import sympy
-from sympy.printing.latex import LatexPrinter
-from sympy.printing.str import StrPrinter
+
+# The printers are reached through calc.symbolic's sympy: that stays the one import point.
+StrPrinter = sympy.StrPrinter
+LatexPrinter = sys.modules[sympy.latex.__module__].LatexPrinter
 
 FORMATS = ("text", "md", "latex")
 WRAP = 56

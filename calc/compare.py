@@ -1,0 +1,159 @@
+"""One network under every convention, and where the conventions part ways.
+
+The tallies are computed once; each convention's row of coefficients is applied to them.  For
+every operation kind whose FLOPs differ between conventions, one line says what each
+convention charges per input element (or in total when that is not a whole number) and how
+much of a total the difference is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from calc.conventions import CONVENTIONS, Convention
+from calc.errors import ConventionError
+from calc.network.program import Network, run
+from calc.tally import Tally
+
+
+@dataclass(frozen=True)
+class KindSpread:
+    op: str
+    count: int
+    elements: int
+    flops: dict[str, int | None]
+    """Per convention; None where the convention refuses the operation."""
+    share: Fraction
+    """Largest fraction of a convention's total that this kind accounts for."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    network: str
+    params: int
+    macs: int
+    flops: dict[str, int | None]
+    refusals: dict[str, str]
+    spreads: tuple[KindSpread, ...]
+
+
+def compare(network: Network, names: list[str] | None = None) -> Comparison:
+    conventions = [CONVENTIONS[n] for n in (names or list(CONVENTIONS))]
+    pairs: list[tuple[Any, Tally]] = run(network.ops, network.input_shape, lambda op, tally: (op, tally))
+    totals: dict[str, int | None] = {}
+    refusals: dict[str, str] = {}
+    by_kind: dict[str, dict[str, int | None]] = {}
+    counts: dict[str, int] = {}
+    elements: dict[str, int] = {}
+    for op, tally in pairs:
+        counts[tally.op] = counts.get(tally.op, 0) + 1
+        elements[tally.op] = elements.get(tally.op, 0) + tally.in_elements
+    for c in conventions:
+        total, per_kind = _apply(c, pairs)
+        if isinstance(total, str):
+            refusals[c.name] = total
+            totals[c.name] = None
+        else:
+            totals[c.name] = total
+        for op, value in per_kind.items():
+            by_kind.setdefault(op, {})[c.name] = value
+    spreads = []
+    for op, values in by_kind.items():
+        known = {k: v for k, v in values.items() if v is not None}
+        if len(set(known.values())) <= 1 and len(known) == len(values):
+            continue
+        share = max((Fraction(v, totals[k]) for k, v in known.items() if totals.get(k)), default=Fraction(0))
+        spreads.append(KindSpread(op, counts[op], elements[op], values, share))
+    spreads.sort(key=lambda s: s.share, reverse=True)
+    params = sum(t.params for _, t in pairs)
+    macs = sum(t.macs for _, t in pairs)
+    return Comparison(network.name, params, macs, totals, refusals, tuple(spreads))
+
+
+def _apply(c: Convention, pairs: list[tuple[Any, Tally]]) -> tuple[int | str, dict[str, int | None]]:
+    per_kind: dict[str, int | None] = {}
+    total = 0
+    refused: str | None = None
+    for op, tally in pairs:
+        try:
+            value = c.flops(tally, op.layer.call)
+        except ConventionError as exc:
+            refused = exc.message
+            per_kind[tally.op] = None
+            continue
+        if per_kind.get(tally.op, 0) is not None:
+            per_kind[tally.op] = per_kind.get(tally.op, 0) + value
+        total += value
+    return (refused if refused else total), per_kind
+
+
+def describe(s: KindSpread) -> str:
+    """'batchnorm (53 ops, 11,113,984 input elements; up to 1.08% of a total):
+    44,455,936 thop (4/element); 22,227,968 exact, fvcore, ... (2/element); 0 torch, ...'"""
+    groups: dict[int | None, list[str]] = {}
+    for name, value in s.flops.items():
+        groups.setdefault(value, []).append(name)
+    parts = []
+    for value, names in sorted(groups.items(), key=lambda kv: -1 if kv[0] is None else kv[0], reverse=True):
+        if value is None:
+            parts.append("not emulated by " + ", ".join(names))
+            continue
+        per = f" ({value // s.elements}/element)" if s.elements and value and value % s.elements == 0 else ""
+        parts.append(f"{value:,} {', '.join(names)}{per}")
+    pct = float(s.share * 100)  # display only; every count is exact
+    return (f"{s.op} ({s.count} ops, {s.elements:,} input elements; up to {pct:.2f}% of a total): "
+            + "; ".join(parts))
+
+
+def render_comparison(cmp: Comparison, fmt: str = "text") -> str:
+    import json
+
+    names = list(cmp.flops)
+    if fmt == "json":
+        return json.dumps({
+            "network": cmp.network, "params": cmp.params, "macs": cmp.macs, "flops": cmp.flops,
+            "refusals": cmp.refusals,
+            "divergences": [
+                {"op": s.op, "count": s.count, "input_elements": s.elements, "flops": s.flops,
+                 "max_share": [s.share.numerator, s.share.denominator]} for s in cmp.spreads
+            ],
+        }, indent=2) + "\n"
+    header = ["", *names]
+    rows = [
+        ["params", *(f"{cmp.params:,}" for _ in names)],
+        ["MACs", *(f"{cmp.macs:,}" for _ in names)],
+        ["FLOPs", *(f"{v:,}" if v is not None else "n/a" for v in cmp.flops.values())],
+    ]
+    notes = [describe(s) for s in cmp.spreads]
+    notes += [f"{k}: {v}" for k, v in cmp.refusals.items()]
+    if fmt == "csv":
+        import csv
+        import io
+
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(header)
+        for r in rows:
+            w.writerow([r[0], *(c.replace(",", "") for c in r[1:])])
+        return out.getvalue()
+    if fmt == "md":
+        lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * len(names) + "|"]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        return f"**{cmp.network}**\n\n" + "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+    if fmt == "latex":
+        lines = [r"\begin{tabular}{l" + "r" * len(names) + "}", r"\hline",
+                 " & ".join(h.replace("_", r"\_") for h in header) + r" \\", r"\hline"]
+        lines += [" & ".join(c.replace(",", "{,}") for c in r) + r" \\" for r in rows]
+        lines += [r"\hline", r"\end{tabular}"]
+        return "\n".join(lines) + "\n"
+    # text: conventions as rows is easier to read in a terminal
+    width = max(len(n) for n in names)
+    lines = [f"{cmp.network}: params {cmp.params:,}; MACs (conv/linear, bias excluded) {cmp.macs:,}", ""]
+    lines.append(f"{'convention':<{width}}  {'FLOPs':>16}")
+    for name, value in cmp.flops.items():
+        lines.append(f"{name:<{width}}  {(f'{value:,}' if value is not None else 'n/a'):>16}")
+    if notes:
+        lines += ["", "where they differ:"] + [f"  {n}" for n in notes]
+    return "\n".join(lines) + "\n"
