@@ -81,6 +81,17 @@ def grouped(expr: Any) -> Any:
     return sympy.UnevaluatedExpr(expr)
 
 
+def frac(a: Any, b: Any) -> Any:
+    """a / b as written (not reduced), e.g. 924844032/109985792 or K**2*C_out/(K**2 + C_out)."""
+    inverse = sympy.Pow(b, -1, evaluate=False)
+    return inverse if a == 1 else sympy.Mul(a, inverse, evaluate=False)
+
+
+def written(*factors: Any) -> Any:
+    """A product as written, not multiplied out: written(sympy.Pow(3, 2, evaluate=False), 64)."""
+    return sympy.Mul(*factors, evaluate=False)
+
+
 def _is_zero(diff: Any) -> bool:
     diff = sympy.expand(diff)
     if diff == 0:
@@ -149,9 +160,11 @@ class Derivation:
         """lhs != rhs, shown by a nonzero difference (at the point `at`, if given)."""
         return self._relate("!=", rhs, why, lhs, "step", at=at)
 
-    def rounds_to(self, rhs: Any, why: str, lhs: Any = None, places: int = 2) -> Any:
-        """lhs ~ rhs: rhs is lhs rounded to `places` decimals."""
-        return self._relate("~", rhs, why, lhs, "step", places=places)
+    def rounds_to(self, rhs: str, why: str, lhs: Any = None) -> Any:
+        """lhs ~ rhs: rhs (a decimal string such as '8.41') is lhs rounded to its decimals."""
+        places = len(rhs.partition(".")[2])
+        return self._relate("~", sympy.Float(rhs, len(rhs.replace(".", "").lstrip("0")) or 1), why,
+                            lhs, "step", places=places)
 
     def iff(self, expr: Any, equation: Any, why: str) -> Any:
         """expr = 0 exactly when equation (x = v) holds."""
@@ -212,7 +225,7 @@ class Derivation:
             return "" if diff.is_number and diff.is_zero is False else f"the difference is {diff}"
         if relation == "~":
             tolerance = sympy.Rational(5, 10 ** (how["places"] + 1))
-            diff = abs(lhs - rhs)
+            diff = abs(lhs - sympy.Rational(str(rhs)))
             return "" if bool(diff <= tolerance) else f"they differ by {sympy.N(diff)}"
         if relation == "<=>":
             unknown, value = rhs.lhs, rhs.rhs

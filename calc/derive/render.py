@@ -38,17 +38,29 @@ class _Latex(LatexPrinter):
     def _print_Integer(self, expr: Any) -> str:
         return f"{int(expr):,}".replace(",", "{,}")
 
+    # A grouping prints its own parentheses (around a sum), so the enclosing product or power
+    # must not add a second pair.
     def _print_UnevaluatedExpr(self, expr: Any) -> str:
         inner = self._print(expr.args[0])
         return rf"\left({inner}\right)" if isinstance(expr.args[0], sympy.Add) else inner
 
+    def _needs_mul_brackets(self, expr: Any, first: bool = False, last: bool = False) -> bool:
+        if isinstance(expr, sympy.UnevaluatedExpr):
+            return False
+        return super()._needs_mul_brackets(expr, first=first, last=last)
+
+    def parenthesize(self, item: Any, level: int, is_neg: bool = False, strict: bool = False) -> str:
+        if isinstance(item, sympy.UnevaluatedExpr):
+            return self._print(item)
+        return super().parenthesize(item, level, is_neg=is_neg, strict=strict)
+
 
 def text_expr(expr: Any) -> str:
-    return _Str().doprint(expr)
+    return _Str().doprint(sympy.sympify(expr))
 
 
 def latex_expr(expr: Any) -> str:
-    return _Latex().doprint(expr)
+    return _Latex().doprint(sympy.sympify(expr))
 
 
 def _sides(step: Step, show: Any) -> tuple[str, str]:
@@ -68,10 +80,11 @@ def _text_steps(steps: list[Step]) -> list[str]:
                      s.why + _TAGS[s.kind]))
     nw = max(len(r[0]) for r in rows)
     lw = max(len(r[1]) for r in rows)
+    qw = max(len(r[2]) for r in rows)
     rw = min(WRAP, max(len(r[3]) for r in rows))
     out = []
     for num, lhs, rel, rhs, why in rows:
-        head = f"  {num:>{nw}} {lhs:>{lw}} {rel:<3} "
+        head = f"  {num:>{nw}} {lhs:>{lw}} {rel:<{qw}} "
         if len(rhs) > rw:
             out += [head + rhs, " " * (len(head) + rw) + f"  -- {why}"]
         else:

@@ -1,0 +1,54 @@
+"""The calculator's own values that derivations end on: symbolic layer costs through
+`calc.symbolic.layer_costs` (the same formula functions as the numeric path), numeric costs
+through `calc.report.evaluate_layer`, and a convention's rule applied to stated counters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from calc import conventions
+from calc.symbolic import layer_costs, symbols
+from calc.tally import Counter
+
+
+def costs(kind: str, convention: str = "exact", **fields: Any) -> dict[str, Any]:
+    """Symbolic totals (params, buffers, macs, flops, mem_access) of one layer kind."""
+    return layer_costs(kind, fields, conventions.get(convention))
+
+
+def numeric(layer: Any, convention: str = "exact") -> Any:
+    """Numeric totals of a validated layer record."""
+    from calc.report import evaluate_layer
+
+    return evaluate_layer(layer, conventions.get(convention)).totals
+
+
+def valid_input(out: Any, k: Any) -> Any:
+    """Input size that a stride-1, unpadded K-window turns into `out`: out + K - 1."""
+    return out + k - 1
+
+
+class _Counters:
+    """Stands in for a Tally: the counters a rule reads, given as expressions."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+    def counter(self, name: Counter) -> Any:
+        return self.values.get(name.value, 0)
+
+
+def rule_flops(convention: str, op: str, **counters: Any) -> Any:
+    """FLOPs of `op` by the convention's row of coefficients, read off the conventions table."""
+    return conventions.get(convention).rule_for(op).flops(_Counters(counters))
+
+
+def rule_formula(convention: str, op: str) -> str:
+    return conventions.get(convention).rule_for(op).formula()
+
+
+def convention_names() -> list[str]:
+    return list(conventions.CONVENTIONS)
+
+
+__all__ = ["costs", "numeric", "rule_flops", "rule_formula", "symbols", "valid_input", "convention_names"]
