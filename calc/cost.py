@@ -46,9 +46,10 @@ def mem_access(in_elements: Any, params: Any, buffers: Any, out_elements: Any) -
     return in_elements + params + buffers + out_elements
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OpCost:
-    """One row of a report: a primitive operation at a dotted path."""
+    """One row of a report: a primitive operation at a dotted path.  Treat as immutable (not
+    frozen only because frozen dataclasses are slow to build)."""
 
     path: str
     kind: str
@@ -89,6 +90,11 @@ def op_cost(
     )
 
 
+def astuple_fast(cost: OpCost) -> tuple:
+    """The fields in order, without dataclasses.astuple's deep copies."""
+    return tuple([getattr(cost, f) for f in OpCost.__slots__])
+
+
 SUMMED = ("params", "buffers", "macs", "flops", "mem_access", "mem_bytes")
 
 
@@ -104,14 +110,17 @@ class Totals:
 
     @classmethod
     def of(cls, rows: Iterable[OpCost]) -> "Totals":
-        sums: dict[str, Any] = {name: 0 for name in SUMMED}
-        largest: Any = 0
+        params = buffers = macs = flops = access = size = largest = 0
         for row in rows:
-            for name in SUMMED:
-                sums[name] = sums[name] + getattr(row, name)
-            if isinstance(row.activations, int) and row.activations > largest:
+            params = params + row.params
+            buffers = buffers + row.buffers
+            macs = macs + row.macs
+            flops = flops + row.flops
+            access = access + row.mem_access
+            size = size + row.mem_bytes
+            if type(row.activations) is int and row.activations > largest:
                 largest = row.activations
-        return cls(**sums, largest_activation=largest)
+        return cls(params, buffers, macs, flops, access, size, largest)
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

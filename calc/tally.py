@@ -61,8 +61,11 @@ def elements(shape: Shape) -> Any:
     return prod(shape)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Tally:
+    """Treat as immutable: not frozen only because frozen dataclasses are slow to build, and a
+    network re-evaluation builds one per operation."""
+
     op: str
     inputs: tuple[Shape, ...]
     output: Shape
@@ -80,12 +83,15 @@ class Tally:
     scaled_in: Any = 0
     target_positions: Any = 0
 
+    _in: Any = None
+    _out: Any = None
+
     def __post_init__(self) -> None:
         # For every operation but a transposed conv the three product counts coincide.
         if self.macs_all is None:
-            object.__setattr__(self, "macs_all", self.macs)
+            self.macs_all = self.macs
         if self.macs_at_outputs is None:
-            object.__setattr__(self, "macs_at_outputs", self.macs)
+            self.macs_at_outputs = self.macs
 
     @property
     def batch_params(self) -> Any:
@@ -93,14 +99,18 @@ class Tally:
 
     @property
     def in_elements(self) -> Any:
-        total: Any = 0
-        for shape in self.inputs:
-            total = total + elements(shape)
-        return total
+        if self._in is None:
+            total: Any = 0
+            for shape in self.inputs:
+                total = total + elements(shape)
+            self._in = total
+        return self._in
 
     @property
     def out_elements(self) -> Any:
-        return elements(self.output)
+        if self._out is None:
+            self._out = elements(self.output)
+        return self._out
 
     def counter(self, name: Counter) -> Any:
         return getattr(self, name.value)

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from calc import conventions
+from calc.errors import ConventionError
 from calc.network import load_network
 from calc.report import evaluate_layer
 from calc.strategies import layers
@@ -43,7 +44,12 @@ def symbolise(layer, draw):
 @given(layers(), st.sampled_from(sorted(conventions.CONVENTIONS)), st.data())
 def test_symbolic_layer_equals_numeric_at_the_point(layer, convention_name, data):
     convention = conventions.get(convention_name)
-    numeric = evaluate_layer(layer, convention).totals
+    try:
+        numeric = evaluate_layer(layer, convention).totals
+    except ConventionError:  # a profiler rule that is not emulated, or ptflops at batch > 1
+        with pytest.raises(ConventionError):
+            layer_costs(layer.kind, layer.model_dump(exclude={"type"}, exclude_none=True), convention)
+        return
     if layer.kind == "deconv":  # its per-axis scatter count is numeric in K, stride, padding
         fields, subs = layer.model_dump(exclude={"type"}, exclude_none=True), {}
     else:

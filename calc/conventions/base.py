@@ -39,9 +39,17 @@ class Rule:
         if self.refuse:
             raise ConventionError(self.refuse)
         total: Any = 0
-        for counter, coefficient in self.terms:
-            total = total + coefficient * tally.counter(counter)
+        for name, coefficient in self._plain_terms:
+            total = total + coefficient * getattr(tally, name)
         return total
+
+    @property
+    def _plain_terms(self) -> tuple[tuple[str, int], ...]:
+        cached = self.__dict__.get("_terms_cache")
+        if cached is None:
+            cached = tuple((counter.value, c) for counter, c in self.terms)
+            object.__setattr__(self, "_terms_cache", cached)
+        return cached
 
     def formula(self) -> str:
         """Human-readable form, e.g. '2*macs - dot_outputs + bias_adds'."""

@@ -110,7 +110,15 @@ def equal(a: Any, b: Any) -> bool:
         return True
     if (isinstance(a, sympy.Basic) and isinstance(b, sympy.Basic) and a.args and a.func == b.func
             and len(a.args) == len(b.args)):
-        return all(equal(x, y) for x, y in zip(a.args, b.args))
+        if all(equal(x, y) for x, y in zip(a.args, b.args)):
+            return True
+        unmatched = list(b.args)  # unordered arguments (Max, Min): match each one somewhere
+        for x in a.args:
+            match = next((k for k, y in enumerate(unmatched) if equal(x, y)), None)
+            if match is None:
+                return False
+            unmatched.pop(match)
+        return True
     return False
 
 
@@ -138,9 +146,9 @@ class Derivation:
         self.items.append(Table(tuple(headers), tuple(tuple(r) for r in rows)))
 
     def define(self, name: Any, value: Any, why: str) -> Any:
-        """Introduce `name` (a Symbol, or a string made into one) standing for `value`."""
-        symbol = sympy.Symbol(name) if isinstance(name, str) else name
-        self.definitions[symbol] = value
+        """Introduce `name` (a Symbol, or a string made into a real one) standing for `value`."""
+        symbol = sympy.Symbol(name, real=True) if isinstance(name, str) else name
+        self.definitions[symbol] = release(value)
         self._add(symbol, "=", value, why, "def", continued=False)
         return symbol
 

@@ -16,6 +16,7 @@ from calc.symbolic import sympy
 # The printers are reached through calc.symbolic's sympy: that stays the one import point.
 StrPrinter = sympy.StrPrinter
 LatexPrinter = sys.modules[sympy.latex.__module__].LatexPrinter
+PRECEDENCE = sys.modules[StrPrinter.__module__].PRECEDENCE
 
 FORMATS = ("text", "md", "latex")
 WRAP = 56
@@ -29,6 +30,15 @@ _LATEX_REL = {"=": "=", ">=": r"\geq", "!=": r"\neq", "~": r"\approx", "<=>": r"
 class _Str(StrPrinter):
     def _print_Integer(self, expr: Any) -> str:
         return f"{int(expr):,}"
+
+    def _print_Mul(self, expr: Any) -> str:
+        # An unreduced fraction (core.frac): numerator/denominator, each bracketed if needed.
+        if len(expr.args) == 2 and expr.args[1].is_Pow and expr.args[1].exp == -1:
+            num, den = expr.args[0], expr.args[1].base
+            prec = PRECEDENCE["Mul"]
+            top = self.parenthesize(num, prec) if num != 1 else "1"
+            return f"{top}/{self.parenthesize(den, prec, strict=True)}"
+        return super()._print_Mul(expr)
 
     def _print_Tuple(self, expr: Any) -> str:
         return "(" + ", ".join(self._print(a) for a in expr.args) + ")"

@@ -47,6 +47,13 @@ class Layer(BaseModel):
     def check_inputs(self, inputs: tuple[Shape, ...]) -> None:
         """Raise `ShapeError` if a value the record states disagrees with the inferred input."""
 
+    def needs_check(self) -> bool:
+        """Whether `check_inputs` has anything to check (a stated input field); networks skip
+        the call otherwise, as re-evaluation speed matters."""
+        return any(
+            getattr(self, f, None) is not None for f in ("N", "Cin", "L", "D", "H", "W")
+        )
+
     # -- costs ---------------------------------------------------------------------------------
     def expand(self) -> list[tuple[str, "Layer"]]:
         """Primitive operations this record stands for, with path suffixes ('' for itself)."""
@@ -176,6 +183,16 @@ class FlatInput(Layer):
         (shape,) = inputs
         check_stated("N", self.N, shape[0])
         check_stated("Cin", self.Cin, shape[-1])
+
+
+def feature_map(shape: Shape, kind: str) -> None:
+    """Layers that slide over spatial axes need an (N, C, *spatial) input."""
+    if len(shape) < 3:
+        raise ShapeError(
+            f"'{kind}' needs a feature map (N, C, ...) but its input has shape {format_shape(shape)}",
+            field="type",
+            expected="a conv/pool-style input; flatten only before linear layers",
+        )
 
 
 def format_shape(shape: Shape) -> str:

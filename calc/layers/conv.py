@@ -19,7 +19,9 @@ from pydantic import NonNegativeInt, PositiveInt, model_validator
 
 from calc.arith import exact_div, flag, is_int, prod
 from calc.errors import ShapeError, SpecError
-from calc.layers.base import IntOrAxes, check_groups, Layer, SpatialInput, per_axis, require_positive
+from calc.layers.base import (
+    IntOrAxes, Layer, SpatialInput, check_groups, feature_map, per_axis, require_positive,
+)
 from calc.layers.epilogue import WithEpilogue
 from calc.shapes import conv_out, same_padding
 from calc.tally import Shape, Tally
@@ -68,6 +70,7 @@ def conv_tally(
 ) -> Tally:
     """Shape rule and counts shared by conv, depthwise and pointwise records."""
     (shape,) = inputs
+    feature_map(shape, layer.kind)
     n, cin, *spatial = shape
     dims = len(spatial)
     bias = flag(bias)

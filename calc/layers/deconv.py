@@ -21,7 +21,9 @@ from pydantic import NonNegativeInt, PositiveInt, model_validator
 
 from calc.arith import flag, exact_div, is_int, max_, prod
 from calc.errors import ShapeError, SpecError
-from calc.layers.base import IntOrAxes, check_groups, Layer, SpatialInput, per_axis, require_positive
+from calc.layers.base import (
+    IntOrAxes, Layer, SpatialInput, check_groups, feature_map, per_axis, require_positive,
+)
 from calc.layers.epilogue import WithEpilogue
 from calc.shapes import deconv_out
 from calc.tally import Shape, Tally
@@ -75,6 +77,7 @@ class Deconv(WithEpilogue, SpatialInput):
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         (shape,) = inputs
+        feature_map(shape, self.kind)
         n, cin, *spatial = shape
         dims = len(spatial)
         k = per_axis(self.K, dims, "K")

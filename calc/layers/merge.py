@@ -53,6 +53,9 @@ class ElementwiseMerge(SpatialInput):
     def stated_inputs(self) -> tuple[Shape, ...]:
         return super().stated_inputs() * self.inputs
 
+    def needs_check(self) -> bool:
+        return True  # the operand count is always checked
+
     def check_inputs(self, inputs: tuple[Shape, ...]) -> None:
         if len(inputs) < 2:
             raise ShapeError(

@@ -18,7 +18,7 @@ from pydantic import NonNegativeInt, PositiveInt, model_validator
 
 from calc.arith import is_int, prod
 from calc.errors import ShapeError, SpecError
-from calc.layers.base import IntOrAxes, SpatialInput, per_axis, require_positive
+from calc.layers.base import IntOrAxes, SpatialInput, feature_map, per_axis, require_positive
 from calc.shapes import adaptive_window_sum, pool_out
 from calc.tally import Shape, Tally
 
@@ -53,6 +53,7 @@ class Pool(SpatialInput):
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         (shape,) = inputs
+        feature_map(shape, self.kind)
         n, c, *spatial = shape
         dims = len(spatial)
         k = per_axis(self.K, dims, "K")
@@ -82,6 +83,7 @@ class AdaptivePool(SpatialInput):
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         (shape,) = inputs
+        feature_map(shape, self.kind)
         n, c, *spatial = shape
         out = per_axis(self.output_size, len(spatial), "output_size")
         return Tally(
@@ -99,6 +101,7 @@ class GlobalPool(SpatialInput):
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         (shape,) = inputs
+        feature_map(shape, self.kind)
         n, c, *spatial = shape
         out = (1,) * len(spatial) if self.keepdims else ()
         op = "adaptive_avgpool" if self.type == "global_avgpool" else "adaptive_maxpool"

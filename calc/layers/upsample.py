@@ -12,7 +12,7 @@ from pydantic import PositiveInt, model_validator
 
 from calc.arith import prod
 from calc.errors import ShapeError, SpecError
-from calc.layers.base import SpatialInput, per_axis
+from calc.layers.base import SpatialInput, feature_map, per_axis
 from calc.tally import Shape, Tally
 
 
@@ -42,6 +42,7 @@ class Upsample(SpatialInput):
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         (shape,) = inputs
+        feature_map(shape, self.kind)
         n, c, *spatial = shape
         dims = len(spatial)
         if self.mode == "bilinear" and dims != 2:

@@ -57,6 +57,7 @@ class Builder:
         self.defaults: dict[str, Any] = {}
         self.kind_defaults: dict[str, dict[str, Any]] = {}
         self.stack: list[str] = []
+        self.shared: dict[tuple[type, str], Layer] = {}
 
     # -- errors --------------------------------------------------------------------------------
     def error(self, message: str, container: Any, key: Any = None, *, path: str | None = None,
@@ -234,9 +235,16 @@ class Builder:
             lambda field: self.src.where(item, field)
         )
         for i, (suffix, prim) in enumerate(layer.expand()):
-            cur = self.emit(join(path, suffix), prim.kind, prim, (cur,), layer if i == 0 else None,
-                            locate, item)
+            prim = self.share(prim)
+            checks = layer if i == 0 and layer.needs_check() else None
+            cur = self.emit(join(path, suffix), prim.kind, prim, (cur,), checks, locate, item)
         return cur
+
+    def share(self, layer: Layer) -> Layer:
+        """One record object per distinct record (name aside), so that evaluation can reuse the
+        costs of a repeated block."""
+        key = (type(layer), layer.model_dump_json(exclude={"name"}))
+        return self.shared.setdefault(key, layer)
 
     def emit(self, path: str, kind: str, layer: Layer, inputs: tuple[int, ...], checks: Layer | None,
              locate: Callable[[str | None], Location | None], item: Any) -> int:

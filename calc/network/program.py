@@ -13,7 +13,7 @@ from typing import Any
 
 from calc import conventions
 from calc.conventions import Convention
-from calc.cost import Dtype, OpCost, op_cost
+from calc.cost import Dtype, OpCost, astuple_fast, op_cost
 from calc.errors import CalcError, Location
 from calc.layers import Layer
 from calc.report import Report
@@ -47,7 +47,22 @@ class Network:
     ) -> Report:
         convention = convention or conventions.get(conventions.DEFAULT)
         shape = self.input_shape if input_shape is None else input_shape
-        rows = run(self.ops, shape, lambda op, tally: op_cost(op.path, op.kind, tally, convention, dt, op.layer.call))
+        values: list[Shape] = [shape]
+        rows: list[OpCost] = []
+        # Networks repeat blocks: the builder shares identical records, so an (operation,
+        # input shapes) pair seen before in this evaluation reuses its costs.
+        seen: dict[tuple[int, tuple[Shape, ...]], tuple] = {}
+        for op in self.ops:
+            inputs = tuple([values[i] for i in op.inputs])
+            key = (id(op.layer), inputs)
+            figures = seen.get(key)
+            if figures is None or op.checks is not None:
+                cost = op_cost(op.path, op.kind, _tally(op, inputs), convention, dt, op.layer.call)
+                seen[key] = astuple_fast(cost)[2:]
+            else:
+                cost = OpCost(op.path, op.kind, *figures)
+            values.append(cost.output_shape)
+            rows.append(cost)
         return Report(self.name, convention, dt, (shape,), tuple(rows))
 
     def shapes(self, input_shape: Shape | None = None) -> dict[str, Shape]:
@@ -58,17 +73,22 @@ class Network:
 
 
 def run(ops: tuple[Op, ...], input_shape: Shape, emit: Callable[[Op, Any], Any]) -> list[Any]:
+    """Propagate shapes through the program; `emit(op, tally)` for each operation."""
     values: list[Shape] = [input_shape]
     results = []
     for op in ops:
-        inputs = tuple(values[i] for i in op.inputs)
-        try:
-            if op.checks is not None:
-                op.checks.check_inputs(inputs)
-            tally = op.layer.tally(inputs)
-        except CalcError as exc:
-            location = op.locate(exc.field) if op.locate else None
-            raise exc.with_context(location=location, path=op.path) from None
+        tally = _tally(op, tuple(values[i] for i in op.inputs))
         values.append(tally.output)
         results.append(emit(op, tally))
     return results
+
+
+def _tally(op: Op, inputs: tuple[Shape, ...]) -> Any:
+    """The operation's tally, its stated input checked first; errors get the op's location."""
+    try:
+        if op.checks is not None:
+            op.checks.check_inputs(inputs)
+        return op.layer.tally(inputs)
+    except CalcError as exc:
+        location = op.locate(exc.field) if op.locate else None
+        raise exc.with_context(location=location, path=op.path) from None
