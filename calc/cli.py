@@ -237,7 +237,7 @@ COMMANDS = {
     "conventions": _cmd_conventions, "symbolic": _cmd_symbolic,
 }
 
-EXTENSIONS: dict[str, str] = {"derive": "calc.derive.cli"}
+EXTENSIONS: dict[str, str] = {"derive": "calc.derive.cli", "check": "calc.claims.cli"}
 """Commands implemented in their own module: name -> module with HELP, add_arguments(parser)
 and run(args) -> int."""
 
