@@ -16,12 +16,12 @@ TOPICS: dict[str, str] = {
     "conv": "calc.derive.conv",
     "linear": "calc.derive.linear",
     "separable": "calc.derive.separable",
-    # "bn-fold": "calc.derive.bn_fold",
-    # "mac-bound": "calc.derive.mac_bound",
-    # "pool": "calc.derive.pool",
-    # "global-pool": "calc.derive.global_pool",
-    # "activation": "calc.derive.activation",
-    # "seeds": "calc.derive.seeds",
+    "bn-fold": "calc.derive.bn_fold",
+    "mac-bound": "calc.derive.mac_bound",
+    "pool": "calc.derive.pool",
+    "global-pool": "calc.derive.global_pool",
+    "activation": "calc.derive.activation",
+    "seeds": "calc.derive.seeds",
 }
 """topic name -> module defining TITLE and build()."""
 

@@ -131,6 +131,8 @@ class Derivation:
     source: str
     items: list[Item] = field(default_factory=list)
     definitions: dict[Any, Any] = field(default_factory=dict)
+    checked: int = 0
+    """Silent checks (`check`) that held, e.g. table cells compared with the library."""
     _last: Any = None
     _count: int = 0
 
@@ -144,6 +146,15 @@ class Derivation:
 
     def table(self, headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
         self.items.append(Table(tuple(headers), tuple(tuple(r) for r in rows)))
+
+    def check(self, lhs: Any, rhs: Any, what: str) -> None:
+        """A silent equality (e.g. one cell of a table against the library): proved now, and
+        raising DerivationError naming `what` if it fails; tables say their cells were checked."""
+        if not equal(self.expand(lhs), self.expand(rhs)):
+            raise DerivationError(
+                f"derivation '{self.topic}': {what} does not hold: {sympy.sstr(lhs)} = {sympy.sstr(rhs)}"
+            )
+        self.checked += 1
 
     def define(self, name: Any, value: Any, why: str) -> Any:
         """Introduce `name` (a Symbol, or a string made into a real one) standing for `value`."""

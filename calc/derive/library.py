@@ -29,13 +29,23 @@ def valid_input(out: Any, k: Any) -> Any:
 
 
 class _Counters:
-    """Stands in for a Tally: the counters a rule reads, given as expressions."""
+    """Stands in for a Tally: the counters a rule reads, given as expressions (0 if not given)."""
 
     def __init__(self, values: dict[str, Any]) -> None:
-        self.values = values
+        self._values = values
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._values.get(name, 0)
 
     def counter(self, name: Counter) -> Any:
-        return self.values.get(name.value, 0)
+        return self._values.get(name.value, 0)
+
+
+def refuses(convention: str, op: str) -> bool:
+    """True when the convention deliberately does not emulate `op` (its rule refuses)."""
+    return bool(getattr(conventions.get(convention).rule_for(op), "refuse", ""))
 
 
 def rule_flops(convention: str, op: str, **counters: Any) -> Any:
@@ -51,4 +61,4 @@ def convention_names() -> list[str]:
     return list(conventions.CONVENTIONS)
 
 
-__all__ = ["costs", "numeric", "rule_flops", "rule_formula", "symbols", "valid_input", "convention_names"]
+__all__ = ["costs", "numeric", "refuses", "rule_flops", "rule_formula", "symbols", "valid_input", "convention_names"]

@@ -16,7 +16,6 @@ from calc.symbolic import sympy
 # The printers are reached through calc.symbolic's sympy: that stays the one import point.
 StrPrinter = sympy.StrPrinter
 LatexPrinter = sys.modules[sympy.latex.__module__].LatexPrinter
-PRECEDENCE = sys.modules[StrPrinter.__module__].PRECEDENCE
 
 FORMATS = ("text", "md", "latex")
 WRAP = 56
@@ -35,9 +34,12 @@ class _Str(StrPrinter):
         # An unreduced fraction (core.frac): numerator/denominator, each bracketed if needed.
         if len(expr.args) == 2 and expr.args[1].is_Pow and expr.args[1].exp == -1:
             num, den = expr.args[0], expr.args[1].base
-            prec = PRECEDENCE["Mul"]
-            top = self.parenthesize(num, prec) if num != 1 else "1"
-            return f"{top}/{self.parenthesize(den, prec, strict=True)}"
+            top, bottom = self._print(num), self._print(den)
+            if num.is_Add:
+                top = f"({top})"
+            if den.is_Add or den.is_Mul or (den.is_Rational and not den.is_Integer):
+                bottom = f"({bottom})"
+            return f"{top}/{bottom}"
         return super()._print_Mul(expr)
 
     def _print_Tuple(self, expr: Any) -> str:

@@ -40,11 +40,11 @@ def build() -> Derivation:
     general = K**2 * Cout / (K**2 + Cout)
 
     d.section("Parameters (no bias)")
-    d.define("P_R", K**2 * Cin * Cout, "regular conv: K^2*Cin weights per output channel")
+    P_R = d.define("P_R", K**2 * Cin * Cout, "regular conv: K^2*Cin weights per output channel")
     d.library(costs("conv", Cout=Cout, **size)["params"], "layer_costs('conv')['params']")
-    d.define("P_S", K**2 * Cin + Cin * Cout, "depthwise K^2 per channel, pointwise Cin*Cout")
+    P_S = d.define("P_S", K**2 * Cin + Cin * Cout, "depthwise K^2 per channel, pointwise Cin*Cout")
     d.library(costs("separable", Cout=Cout, **size)["params"], "layer_costs('separable')['params']")
-    d.define("r_P", frac(sympy.Symbol("P_R"), sympy.Symbol("P_S")), "parameter ratio")
+    d.define("r_P", frac(P_R, P_S), "parameter ratio")
     d.equals(general, "cancel Cin: the same ratio as the MACs")
 
     d.section("The seeds' example: 3x3, 112x112x64 -> 128, padding 1, no bias")
