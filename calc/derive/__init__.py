@@ -3,14 +3,18 @@
 A topic is a module here with ``TITLE`` and ``build() -> Derivation``; its last steps compare
 with the library's own formulas (`calc.symbolic.layer_costs`, `calc.layers`), so building a
 topic checks the code.  This package imports sympy (through `calc.symbolic`) and is loaded only
-by the derive command, never by `import calc` or the numeric report path.
+by the derive command, never by `import calc` or the numeric report path.  Importing this
+package (as `calc.cli` does to register the command) loads no sympy: the topics and
+`calc.derive.core` are imported when a derivation is built.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from calc.derive.core import Derivation, DerivationError
+if TYPE_CHECKING:
+    from calc.derive.core import Derivation
 
 TOPICS: dict[str, str] = {
     "conv": "calc.derive.conv",
@@ -30,7 +34,7 @@ def title(topic: str) -> str:
     return import_module(TOPICS[topic]).TITLE
 
 
-def build(topic: str) -> Derivation:
+def build(topic: str) -> "Derivation":
     """The proved derivation of a topic (KeyError for an unknown topic)."""
     return import_module(TOPICS[topic]).build()
 
@@ -49,6 +53,14 @@ def document() -> str:
     parts = ["\n".join(head) + "\n"]
     parts += [to_markdown(build(t)) for t in TOPICS]
     return "\n".join(parts)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Derivation", "DerivationError"):
+        from calc.derive import core
+
+        return getattr(core, name)
+    raise AttributeError(f"module 'calc.derive' has no attribute {name!r}")
 
 
 __all__ = ["TOPICS", "Derivation", "DerivationError", "build", "document", "title"]

@@ -13,11 +13,11 @@ from typing import Any
 from calc.errors import UsageError
 
 HELP = "derivations of the formulas, each step checked with sympy (calc derive --list)"
+FORMATS = ("text", "md", "latex")
+"""As calc.derive.render.FORMATS; not imported from there, which would load sympy for every command."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from calc.derive.render import FORMATS
-
     parser.add_argument("topic", nargs="?", help="the derivation to show (see --list)")
     parser.add_argument("--list", action="store_true", help="list the topics")
     parser.add_argument("--all", action="store_true", help="every topic (md: docs/derivations.md)")
