@@ -69,8 +69,8 @@ class CheckSpec:
         """'bias, bn; M=Cin, N=Cout; Hout=1' (what the formula alone does not say)."""
         model = model_for(self.kind)
         flags = []
-        if model.bias:
-            flags.append("no bias" if self.bias is False else "bias")
+        if model.bias and self.bias is not None:
+            flags.append("bias" if self.bias else "no bias")
         if self.bn:
             flags.append("bn")
         parts = [", ".join(flags)] if flags else []
@@ -166,9 +166,21 @@ def shown_outcome(outcomes: list[Outcome]) -> Outcome | None:
 
 
 def show(value: Any) -> str:
+    """Exact: 1,234 or 8.4 (a finite decimal) or 1,151/576."""
     if isinstance(value, Fraction):
         if value.denominator == 1:
             return f"{value.numerator:,}"
+        q, twos, fives = value.denominator, 0, 0
+        while q % 2 == 0:
+            q, twos = q // 2, twos + 1
+        while q % 5 == 0:
+            q, fives = q // 5, fives + 1
+        if q == 1:
+            places = max(twos, fives)
+            scaled = value * 10**places
+            sign = "-" if scaled < 0 else ""
+            whole, frac = divmod(abs(int(scaled)), 10**places)
+            return f"{sign}{whole:,}.{frac:0{places}d}"
         return f"{value.numerator:,}/{value.denominator:,}"
     if isinstance(value, int):
         return f"{value:,}"
@@ -346,7 +358,8 @@ class _Setup:
         return env
 
     def resolve(self, letter: str, col: int) -> Any:
-        return self.env[self.mapping.get(letter, letter)]
+        value = self.env[self.mapping.get(letter, letter)]
+        return sympy.Integer(value) if isinstance(value, int) else value
 
     def fields(self, env: Mapping[str, Any]) -> dict[str, Any]:
         out = self.model.fields(self.spec.kind, env)
@@ -363,8 +376,9 @@ class _Setup:
 def conventions_for(spec: CheckSpec) -> list[str | None]:
     from calc import conventions
 
-    if spec.convention is not None:
-        conventions.get(spec.convention)
+    if spec.convention is not None and spec.convention not in conventions.CONVENTIONS:
+        raise UsageError(f"unknown convention '{spec.convention}'",
+                         expected="one of " + ", ".join(conventions.CONVENTIONS))
     if spec.quantity != "flops":
         return [spec.convention]
     return [spec.convention] if spec.convention else list(conventions.CONVENTIONS)

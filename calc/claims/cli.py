@@ -100,13 +100,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_claims(args: argparse.Namespace) -> int:
+    from calc.errors import UsageError
     from calc.claims.claims import load_claims, run_claims
     from calc.claims.render import render_claims
 
     if args.convention is not None:
         from calc import conventions
 
-        conventions.get(args.convention)
+        if args.convention not in conventions.CONVENTIONS:
+            raise UsageError(f"unknown convention '{args.convention}'",
+                             expected="one of " + ", ".join(conventions.CONVENTIONS))
     title, claims = load_claims(args.claims)
     results = run_claims(claims, args.convention)
     _emit(render_claims(title, results, args.format, args.claims), args.output)
