@@ -26,7 +26,7 @@ def _dot(xs: list, ws: list) -> object:
 def _symbolic(d: Derivation) -> None:
     real = dict(real=True)
     gamma, beta, mean, b = sympy.symbols("gamma beta mu b", **real)
-    var, eps = sympy.symbols("sigma2 epsilon", positive=True)
+    var, eps = sympy.symbols("var epsilon", positive=True)
     x = sympy.symbols("x_0:3", **real)
     w = sympy.symbols("w_0:3", **real)
 
@@ -70,7 +70,7 @@ def _counterexample(d: Derivation) -> None:
     gamma = d.define("gamma", 1, "BN scale")
     beta = d.define("beta", 0, "BN shift")
     mean = d.define("mu", 1, "BN running mean")
-    var = d.define("sigma2", R(6, 25), "BN running variance")
+    var = d.define("var", R(6, 25), "BN running variance")
     eps = d.define("epsilon", R(1, 100), "BN epsilon")
     s = d.define("s", sympy.sqrt(grouped(var + eps)), "BN standard deviation")
     d.equals(R(1, 2), "sqrt(6/25 + 1/100) = sqrt(1/4)")

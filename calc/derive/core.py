@@ -157,7 +157,8 @@ class Derivation:
         self.checked += 1
 
     def define(self, name: Any, value: Any, why: str) -> Any:
-        """Introduce `name` (a Symbol, or a string made into a real one) standing for `value`."""
+        """Introduce `name` (a Symbol, or a string made into a real one) standing for `value`.
+        Defining a name again (e.g. the same BN symbols given numbers) affects later steps only."""
         symbol = sympy.Symbol(name, real=True) if isinstance(name, str) else name
         self.definitions[symbol] = release(value)
         self._add(symbol, "=", value, why, "def", continued=False)
