@@ -105,7 +105,8 @@ def test_conv_states_which_seed_statements_hold(built):
     assert "seed 000 holds" in text and "seed 002 holds, bias=True" in text
     assert "seed 002 holds, bias=False" in text
     wrong = [s for s in built["conv"].steps if s.relation == "!="]
-    assert wrong and "seed 002's conv+BN" in wrong[0].why
+    assert wrong and "without a conv bias" in wrong[0].why
+    assert "seed 002's conv + BN" in text
 
 
 def test_linear_ends_on_the_library(built):

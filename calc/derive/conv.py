@@ -6,7 +6,8 @@
     whole layer          x Hout*Wout*Cout;  grouped: Cin -> Cin/g
 
 Source: seed 000 (the per-channel and per-pixel count; "no bias: -1, with bias: no -1"),
-seed 001 (2*H*W*Cin*K*K*Cout with bias), seed 002 (the bias=True and bias=False formulas).
+seed 001 (2*H*W*Cin*K*K*Cout with bias), seed 002 (the bias=True and bias=False formulas; conv + BN
+[(2kkM-1) + 3]*N*H*W holds with a conv bias).
 Ends on the library's `exact` FLOPs of `conv` (layer_costs), with and without bias, grouped.
 """
 
@@ -72,13 +73,15 @@ def build() -> Derivation:
               "seed 002 holds, bias=True: [2*(k*k*M)]*N*H*W", lhs=grouped(2 * grouped(k * k * M)) * N * Ho * Wo)
     d.library(costs("conv", bias=False, **size)["flops"],
               "seed 002 holds, bias=False: (2*k*k*M - 1)*N*H*W", lhs=grouped(2 * k * k * M - 1) * N * Ho * Wo)
+    d.library(costs("conv", bias=True, bn=True, **size)["flops"],
+              "seed 002's conv + BN [(2kkM-1) + 3]*N*H*W holds with a conv bias: +1 bias add, "
+              "+2 for BN's x*scale + shift (as its parameter count k*k*M*N + 3*N assumes a bias)",
+              lhs=grouped(grouped(2 * k * k * M - 1) + 3) * N * Ho * Wo)
     d.differs(costs("conv", bias=False, bn=True, **size)["flops"],
-              "seed 002's conv+BN [(2kkM-1)+3]*N*H*W is not the exact count: inference BN is x*scale + shift, "
-              "2 per output, giving (2kkM+1)*N*H*W",
+              "without a conv bias (the usual case before BN) it is (2kkM + 1)*N*H*W",
               lhs=grouped(grouped(2 * k * k * M - 1) + 3) * N * Ho * Wo, at={k: 3, M: 64, N: 128, Ho: 56, Wo: 56})
     d.note("Seed 000's rule is right as written: the formula it prints, (2*Cin*K^2 - 1)*H*W*Cout, is "
-           "the no-bias count, and its remark 'no bias: -1; with bias: no -1' matches the two sections above. "
-           "Seed 002's bias=True and bias=False formulas are the right way round too. "
-           "Only seed 002's +3 per output for a following BN matches no convention here "
-           "(exact: +2; macc: 0, BN folded).")
+           "the no-bias count, and its remark 'no bias: -1; with bias: no -1' matches the two sections "
+           "above. Seed 002's bias=True and bias=False formulas are the right way round too, and its "
+           "conv + BN count holds when the conv keeps its bias (exact convention; macc prices BN 0).")
     return d
