@@ -97,7 +97,7 @@ def tokenize(text: str, dotted: bool = False) -> list[Token]:
             i = j
         else:
             shown = '"\'"' if ch == "'" else repr(ch)
-            hint = "no attribute access" if ch == "." else None
+            hint = "an operator; attribute access is not allowed" if ch == "." else None
             raise FormulaError(f"unexpected character {shown} at column {col}", expected=hint)
     tokens.append(Token("end", "", len(text) + 1))
     return tokens
