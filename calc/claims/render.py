@@ -4,6 +4,7 @@ file (the Markdown form is a whole document: docs/claims.md is exactly this outp
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any
 
 from calc.claims.check import CheckResult, Outcome, show
@@ -108,12 +109,21 @@ def render_claims(title: str, results: list[ClaimResult], fmt: str, path: str) -
         return _markdown(title, results, path)
     header = ("id", "source", "claim", "verdict", "counterexample")
     rows = [header, *(_row(r) for r in results)]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join(f"{cell:<{w}}" for cell, w in zip(row[:4], widths)) + "  " + row[4] for row in rows]
+    widths = [max(_width(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(_pad(cell, w) for cell, w in zip(row[:4], widths)) + "  " + row[4] for row in rows]
     lines = [line.rstrip() for line in lines]
     lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * len(header[4]))
     lines += ["", summary(results)]
     return "\n".join(lines) + "\n"
+
+
+def _width(text: str) -> int:
+    """Columns a string takes in a terminal: East Asian wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
 
 
 def summary(results: list[ClaimResult]) -> str:
