@@ -14,7 +14,6 @@ import os
 import random
 import time
 from fractions import Fraction
-from itertools import count
 
 import pytest
 from hypothesis import given
