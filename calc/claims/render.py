@@ -165,6 +165,20 @@ def _markdown(title: str, results: list[ClaimResult], path: str) -> str:
         lines += ["", "## Notes", ""]
         lines += [f"- **{r.claim.id}** ({r.verdict()}): {r.claim.note}" for r in notes]
     lines += [
+        "", "## Usage", "",
+        "```",
+        "calc check FORMULA --against KIND.QUANTITY [--convention C] [--bias | --no-bias] [--bn]",
+        "           [--var LETTER=VARIABLE ...] [--set VARIABLE=INT ...] [--format text|md|json]",
+        "calc check --claims FILE [--convention C] [--format text|md|json] [-o FILE]",
+        "```", "",
+        "QUANTITY is one of params, buffers, macs, flops, mem_access.  A formula has numbers "
+        "(`0.5` is exact), names, `+ - * /`, `^` or `**` (a constant integer exponent), "
+        "parentheses and unary minus; `×` and `·` are read as `*`.  It is tokenized and parsed "
+        "by a recursive-descent parser that builds sympy nodes itself (no `eval`, no `sympify`); "
+        "calls, attribute access, exponents above 64 and formulas of degree above 16 are refused "
+        "with one line giving the column.  Exit status: 0 when the formula holds under the asked "
+        "convention (or under any, when none was asked), 1 when it does not, 2 for bad usage; with "
+        "`--claims`, 0 when every verdict is the expected one, 1 otherwise.",
         "", "## How a formula becomes a layer", "",
         "The formula is written in the layer's field names plus `Hout`, `Wout` (output size) and "
         "`g` (groups); `vars` (`--var`) maps other letters onto these, `set` (`--set`) holds a "
