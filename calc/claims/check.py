@@ -474,7 +474,7 @@ def _decide_per_value(setup: _Setup, claim: Callable, library_of: Callable, labe
 def is_zero(diff: Any, symbols: list[Any]) -> bool | None:
     """True if proven 0, False if proven nonzero (a nonzero rational function), None if sympy
     cannot tell.  A rational function is put over one denominator and its numerator expanded as
-    a polynomial (sympy.Poly, much faster than expanding expressions)."""
+    a sparse polynomial (much faster than expanding the expression)."""
     if diff == 0:
         return True
     if diff.is_rational_function(*symbols):
