@@ -73,7 +73,9 @@ class CalcError(Exception):
         text = self.message
         if self.expected:
             text += f" (expected {self.expected})"
-        return ": ".join([*head, text])
+        line = ": ".join([*head, text])
+        # Names and values quoted from a spec may hold line breaks; the message stays one line.
+        return line.replace("\r", "\\r").replace("\n", "\\n")
 
     def __str__(self) -> str:
         return self.one_line()

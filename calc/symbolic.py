@@ -7,6 +7,7 @@ from typing import Any
 
 try:
     import sympy
+    from sympy.core.evalf import PrecisionExhausted
 except ImportError as exc:  # pragma: no cover - sympy is a declared dependency
     raise ImportError("symbolic costs need sympy: pip install sympy") from exc
 
@@ -46,8 +47,29 @@ def gcd(a: Any, b: Any) -> Any:
     return Gcd(a, b)
 
 
+class SelectGe(sympy.Function):
+    """``if_true if lhs >= rhs else if_false`` for integers that may be symbolic: decided as soon
+    as the sign of lhs - rhs is known (numbers, or the symbols' assumptions), otherwise left
+    unevaluated so that substituting numbers later decides it.  (A Piecewise would make sympy
+    evaluate relations between nested floors numerically, which can exhaust its precision.)"""
+
+    nargs = 4
+
+    @classmethod
+    def eval(cls, lhs: Any, rhs: Any, if_true: Any, if_false: Any) -> Any:
+        difference = sympy.expand(lhs - rhs)
+        try:
+            if difference.is_nonnegative:
+                return if_true
+            if difference.is_negative:
+                return if_false
+        except PrecisionExhausted:
+            pass
+        return None
+
+
 def select_ge(lhs: Any, rhs: Any, if_true: Any, if_false: Any) -> Any:
-    return sympy.Piecewise((if_true, sympy.Ge(lhs, rhs)), (if_false, True))
+    return SelectGe(lhs, rhs, if_true, if_false)
 
 
 def symbols(names: str | list[str], **assumptions: Any) -> Any:
@@ -106,7 +128,7 @@ class ClosedForm:
 
 
 def _clean(expr: Any) -> bool:
-    return not expr.has(sympy.floor, sympy.ceiling, sympy.Piecewise, sympy.Max, sympy.Min, sympy.Mod, Gcd)
+    return not expr.has(sympy.floor, sympy.ceiling, sympy.Piecewise, sympy.Max, sympy.Min, sympy.Mod, Gcd, SelectGe)
 
 
 def _divisors(limit: int) -> list[int]:

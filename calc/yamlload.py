@@ -101,7 +101,15 @@ class _Builder:
             return items
         if node.tag not in _PLAIN_TAGS:
             raise self._bad_tag(node)
-        return self.loader.construct_scalar_value(node)
+        try:
+            return self.loader.construct_scalar_value(node)
+        except (ValueError, KeyError, TypeError, OverflowError, yaml.YAMLError):
+            kind = node.tag.rsplit(":", 1)[-1]
+            raise YamlError(
+                f"{node.value[:40]!r} is not a valid {kind}", location=_mark(self.file, node),
+                expected=f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+                + (" of at most 4300 digits" if kind == "int" else ""),
+            ) from None
 
     def _mapping(self, node: yaml.MappingNode, depth: int) -> dict[Any, Any]:
         if node.tag != _MAP:
@@ -188,13 +196,22 @@ def loads(text: str, file: str = "<string>") -> Located:
             f"document is larger than {MAX_BYTES // (1024 * 1024)} MiB", location=Location(file),
             expected="a smaller spec",
         )
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
         raise YamlError(f"YAML syntax: {exc.problem or exc.context}", location=loc) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise YamlError(
+            "character U+%04X is not allowed in YAML"
+            % (exc.character if isinstance(exc.character, int) else ord(exc.character)), location=Location(file, line, col),
+            expected="printable text",
+        ) from None
     except yaml.YAMLError as exc:
         raise YamlError(f"YAML: {exc}", location=Location(file)) from None
     except RecursionError:
@@ -202,7 +219,8 @@ def loads(text: str, file: str = "<string>") -> Located:
             "document nests too deeply", location=Location(file), expected=f"at most {MAX_DEPTH} levels"
         ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     builder = _Builder(file, loader)
     if node is None:
         raise YamlError("empty document", location=Location(file, 1, 1), expected="a mapping")

@@ -89,3 +89,15 @@ def test_symbolic_cli_states_assumptions():
                          capture_output=True, text=True, check=True).stdout
     assert "assumes: H divisible by 32; W divisible by 32" in out
     assert "macs       = 81456*H*W + 2048000" in out
+
+
+@pytest.mark.parametrize("spec", ["specs/googlenet.yaml", "specs/squeezenet1_0.yaml", "specs/mobilenet_v2.yaml"])
+def test_closed_forms_with_ceil_mode_pools_and_other_divisors(spec):
+    # ceil_mode pools (googlenet, squeezenet) once made sympy exhaust its precision
+    net = load_network(spec)
+    form = closed_form(net, conventions.get("exact"))
+    assert form.verified_at and form.divisor > 1
+    H, W = sympy.symbols("H W", integer=True, positive=True)
+    size = net.input_shape[2] + 2 * form.divisor
+    numeric = net.evaluate(conventions.get("exact"), input_shape=(1, 3, size, size)).totals
+    assert form.totals["flops"].subs({H: size, W: size}) == numeric.flops

@@ -30,7 +30,7 @@ _EXACT_ACTIVATIONS = dict(
 EXACT = Convention(
     name="exact",
     title="Every multiply and every add",
-    source="derivation in docs/conventions.md (seed 000's 2*Cin*K^2-1, bias corrected)",
+    source="docs/derivations.md, calc derive conv (seed 000's 2*Cin*K^2-1 without bias, 2*Cin*K^2 with)",
     rules=per_op(
         ZERO,
         conv=rule("n products, n-1 adds per output, +1 bias add", macs=2, dot_outputs=-1, bias_adds=1),

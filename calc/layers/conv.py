@@ -7,7 +7,7 @@ Formulas (per layer; N batch, g groups, K^d kernel, out^d output positions):
     bias_adds   = bias * dot_outputs
 Each dot product of n = (Cin/g)*prod(K) terms costs n multiplies and n-1 adds, so the exact
 count is 2*macs - dot_outputs + bias_adds, i.e. (2*Cin*K^2 - 1)*Hout*Wout*Cout without bias and
-2*Cin*K^2*Hout*Wout*Cout with it (the seeds' derivation; their bias case is stated inverted).
+2*Cin*K^2*Hout*Wout*Cout with it (seed 000's derivation, checked by `calc derive conv`).
 Output size: floor((H + 2p - d(K-1) - 1)/s) + 1 (PyTorch Conv2d docs).
 """
 
