@@ -1,7 +1,7 @@
 """Batch normalisation: 2 trainable values per channel (gamma, beta) when affine, and 2 buffers
 (running mean and variance).  PyTorch also keeps one int64 `num_batches_tracked` per layer,
 which is not a per-channel statistic and is left out of `buffers` (NB: torchinfo and
-`model.buffers()` differ on this; see docs/conventions.md).
+`model.buffers()` differ on this; see docs/profilers.md).
 """
 
 from __future__ import annotations
