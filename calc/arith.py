@@ -13,7 +13,7 @@ from typing import Any
 
 def is_int(x: Any) -> bool:
     """True for a plain Python int (bool excluded)."""
-    return isinstance(x, int) and not isinstance(x, bool)
+    return type(x) is int
 
 
 def flag(x: Any) -> Any:

@@ -68,31 +68,22 @@ VIEW_OPS = frozenset({"flatten", "identity", "dropout", "split"})
 """Operations that are views at inference (no element is read or written): mem_access 0."""
 
 
-def op_cost(
-    path: str, kind: str, tally: Tally, convention: Convention, dt: Dtype, call: str = "module"
-) -> OpCost:
+def op_figures(tally: Tally, convention: Convention, dt: Dtype, call: str = "module") -> tuple:
+    """An operation's figures, in OpCost's field order after path and kind."""
     if tally.op in VIEW_OPS:
         access: Any = 0
     else:
         access = mem_access(tally.in_elements, tally.params, tally.buffers, tally.out_elements)
-    return OpCost(
-        path=path,
-        kind=kind,
-        op=tally.op,
-        output_shape=tally.output,
-        params=tally.params,
-        buffers=tally.buffers,
-        macs=tally.macs,
-        flops=convention.flops(tally, call),
-        mem_access=access,
-        mem_bytes=access * BYTES[dt],
-        activations=tally.out_elements,
+    return (
+        tally.op, tally.output, tally.params, tally.buffers, tally.macs,
+        convention.flops(tally, call), access, access * BYTES[dt], tally.out_elements,
     )
 
 
-def astuple_fast(cost: OpCost) -> tuple:
-    """The fields in order, without dataclasses.astuple's deep copies."""
-    return tuple([getattr(cost, f) for f in OpCost.__slots__])
+def op_cost(
+    path: str, kind: str, tally: Tally, convention: Convention, dt: Dtype, call: str = "module"
+) -> OpCost:
+    return OpCost(path, kind, *op_figures(tally, convention, dt, call))
 
 
 SUMMED = ("params", "buffers", "macs", "flops", "mem_access", "mem_bytes")
@@ -120,6 +111,21 @@ class Totals:
             size = size + row.mem_bytes
             if type(row.activations) is int and row.activations > largest:
                 largest = row.activations
+        return cls(params, buffers, macs, flops, access, size, largest)
+
+    @classmethod
+    def of_figures(cls, figures: Iterable[tuple]) -> "Totals":
+        """The same sums over `op_figures` tuples (no row objects needed)."""
+        params = buffers = macs = flops = access = size = largest = 0
+        for _op, _out, p, b, m, f, a, nbytes, act in figures:
+            params = params + p
+            buffers = buffers + b
+            macs = macs + m
+            flops = flops + f
+            access = access + a
+            size = size + nbytes
+            if type(act) is int and act > largest:
+                largest = act
         return cls(params, buffers, macs, flops, access, size, largest)
 
     def as_dict(self) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from calc import conventions
@@ -12,13 +13,35 @@ from calc.layers import Layer
 from calc.tally import Shape
 
 
+class Rows(Sequence[OpCost]):
+    """A report's rows, built on access from each operation's path, kind and figures (a network
+    with repeated blocks shares one figures tuple between identical operations)."""
+
+    __slots__ = ("_paths", "_kinds", "_figures")
+
+    def __init__(self, paths: Sequence[str], kinds: Sequence[str], figures: Sequence[tuple]) -> None:
+        self._paths, self._kinds, self._figures = paths, kinds, figures
+
+    def __len__(self) -> int:
+        return len(self._figures)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return tuple(self)[index]
+        return OpCost(self._paths[index], self._kinds[index], *self._figures[index])
+
+    def __iter__(self):
+        for path, kind, figures in zip(self._paths, self._kinds, self._figures):
+            yield OpCost(path, kind, *figures)
+
+
 @dataclass(frozen=True)
 class Report:
     name: str
     convention: Convention
     dtype: Dtype
     input_shapes: tuple[Shape, ...]
-    rows: tuple[OpCost, ...]
+    rows: Sequence[OpCost]
     totals: Totals = None  # type: ignore[assignment]
     """Totals of the whole network; computed from the rows unless given (a collapsed or
     top-N view keeps the totals of everything)."""

@@ -10,6 +10,7 @@ costed; inside a network the input is inferred and a stated value is checked aga
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, PositiveInt
@@ -100,10 +101,11 @@ def per_axis(value: Any, dims: int, field: str) -> tuple[Any, ...]:
     return (value,) * dims
 
 
-def require_positive(field: str, size: Any, what: str) -> None:
-    """An output size below 1 means the window does not fit: say which field and why."""
+def require_positive(field: str, size: Any, what: Callable[[], str]) -> None:
+    """An output size below 1 means the window does not fit: say which field and why (the
+    message is built only then)."""
     if is_int(size) and size < 1:
-        raise ShapeError(what, field=field)
+        raise ShapeError(what(), field=field)
 
 
 class SpatialInput(Layer):

@@ -88,8 +88,8 @@ def conv_tally(
     for x, kk, dd, (lo, hi), o in zip(spatial, k, d, pads, out):
         require_positive(
             "K", o,
-            f"kernel {kk} (spanning {dd * (kk - 1) + 1} with dilation {dd}) is larger than the "
-            f"padded input {x} + {lo + hi}" if is_int(o) else "",
+            lambda: f"kernel {kk} (spanning {dd * (kk - 1) + 1} with dilation {dd}) is larger "
+            f"than the padded input {x} + {lo + hi}",
         )
     dot = conv_dot_outputs(n, cout, out)
     return Tally(

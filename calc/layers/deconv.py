@@ -98,7 +98,7 @@ class Deconv(WithEpilogue, SpatialInput):
                 )
         out = tuple(deconv_out(*a) for a in zip(spatial, k, s, p, d, op))
         for o in out:
-            require_positive("padding", o, f"padding removes the whole output (size {o})")
+            require_positive("padding", o, lambda: f"padding removes the whole output (size {o})")
         axes = [deconv_axis(*a) for a in zip(spatial, k, s, p, d, op)]
         kept = prod(a[0] for a in axes)
         reached = prod(a[1] for a in axes)

@@ -68,7 +68,7 @@ class Pool(SpatialInput):
                 )
         out = tuple(pool_out(*a, self.ceil_mode) for a in zip(spatial, k, s, p, d))
         for x, kk, o in zip(spatial, k, out):
-            require_positive("K", o, f"window {kk} is larger than the padded input {x}")
+            require_positive("K", o, lambda: f"window {kk} is larger than the padded input {x}")
         return Tally(
             op=self.type, inputs=inputs, output=(n, c, *out), window=pool_window(n, c, out, k)
         )

@@ -263,7 +263,9 @@ class Builder:
 
     def merge(self, path: str, layer: Layer, inputs: tuple[int, ...], item: dict) -> int:
         locate = lambda field: self.src.where(item, field)  # noqa: E731
-        return self.emit(path, layer.kind, layer, inputs, None, locate, item)
+        layer = self.share(layer)
+        checks = layer if layer.needs_check() else None
+        return self.emit(path, layer.kind, layer, inputs, checks, locate, item)
 
     # -- composites ----------------------------------------------------------------------------
     def _sequential(self, item: dict, cur: int, base: str, scope: Mapping[str, Any]) -> int:

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from calc import conventions
 from calc.conventions import Convention
-from calc.cost import Dtype, OpCost, astuple_fast, op_cost
+from calc.cost import Dtype, Totals, op_figures
 from calc.errors import CalcError, Location
 from calc.layers import Layer
-from calc.report import Report
+from calc.report import Report, Rows
 from calc.tally import Shape
 
 
@@ -48,22 +49,35 @@ class Network:
         convention = convention or conventions.get(conventions.DEFAULT)
         shape = self.input_shape if input_shape is None else input_shape
         values: list[Shape] = [shape]
-        rows: list[OpCost] = []
+        figures: list[tuple] = []
         # Networks repeat blocks: the builder shares identical records, so an (operation,
-        # input shapes) pair seen before in this evaluation reuses its costs.
+        # input shapes) pair seen before in this evaluation reuses its figures.
         seen: dict[tuple[int, tuple[Shape, ...]], tuple] = {}
         for op in self.ops:
-            inputs = tuple([values[i] for i in op.inputs])
-            key = (id(op.layer), inputs)
-            figures = seen.get(key)
-            if figures is None or op.checks is not None:
-                cost = op_cost(op.path, op.kind, _tally(op, inputs), convention, dt, op.layer.call)
-                seen[key] = astuple_fast(cost)[2:]
+            sources = op.inputs
+            if len(sources) == 1:
+                inputs: tuple[Shape, ...] = (values[sources[0]],)
             else:
-                cost = OpCost(op.path, op.kind, *figures)
-            values.append(cost.output_shape)
-            rows.append(cost)
-        return Report(self.name, convention, dt, (shape,), tuple(rows))
+                inputs = tuple([values[i] for i in sources])
+            key = (id(op.layer), inputs)
+            found = seen.get(key)
+            if found is None:
+                found = op_figures(_tally(op, inputs), convention, dt, op.layer.call)
+                seen[key] = found
+            elif op.checks is not None:
+                _located(op, op.checks.check_inputs, inputs)  # a shared record's stated inputs
+            values.append(found[1])
+            figures.append(found)
+        rows = Rows(self._paths, self._kinds, figures)
+        return Report(self.name, convention, dt, (shape,), rows, Totals.of_figures(figures))
+
+    @cached_property
+    def _paths(self) -> tuple[str, ...]:
+        return tuple(op.path for op in self.ops)
+
+    @cached_property
+    def _kinds(self) -> tuple[str, ...]:
+        return tuple(op.kind for op in self.ops)
 
     def shapes(self, input_shape: Shape | None = None) -> dict[str, Shape]:
         """Output shape of every operation, by path."""
@@ -85,10 +99,14 @@ def run(ops: tuple[Op, ...], input_shape: Shape, emit: Callable[[Op, Any], Any])
 
 def _tally(op: Op, inputs: tuple[Shape, ...]) -> Any:
     """The operation's tally, its stated input checked first; errors get the op's location."""
+    if op.checks is not None:
+        _located(op, op.checks.check_inputs, inputs)
+    return _located(op, op.layer.tally, inputs)
+
+
+def _located(op: Op, step: Callable[[tuple[Shape, ...]], Any], inputs: tuple[Shape, ...]) -> Any:
     try:
-        if op.checks is not None:
-            op.checks.check_inputs(inputs)
-        return op.layer.tally(inputs)
+        return step(inputs)
     except CalcError as exc:
         location = op.locate(exc.field) if op.locate else None
         raise exc.with_context(location=location, path=op.path) from None
