@@ -141,3 +141,37 @@ def test_every_convention_prices_every_operation():
     for convention in conventions.CONVENTIONS.values():
         for op in conventions.OPS:
             convention.rule_for(op)  # raises if missing
+
+
+# -- per layer -----------------------------------------------------------------------------------
+# The tools that report per-module figures: module path -> figure, for leaf modules called once.
+PER_LAYER = {
+    "thop": ("thop", lambda f: {p: v["ops"] for p, v in f["per_leaf_total_ops"].items()}),
+    "torchinfo": ("torchinfo", lambda f: {p: v["macs"] for p, v in f["per_leaf_macs"].items() if v["calls"] == 1}),
+    "fvcore": ("fvcore", lambda f: {p: sum(v.values()) for p, v in f["leaf_by_operator"].items()}),
+}
+
+
+def per_layer_cases():
+    for spec, model, convention in (c.values for c in network_cases()):
+        if convention in PER_LAYER:
+            yield pytest.param(spec, model, convention, id=f"{spec.stem}-{convention}")
+
+
+@pytest.mark.parametrize("spec, model, convention", per_layer_cases())
+def test_per_layer_figures_match_tool(spec, model, convention):
+    from test_specs_library import PUBLISHED, spec_path  # torchvision name -> spec path
+
+    folder, per_module = PER_LAYER[convention]
+    figures = per_module(json.loads((FIXTURES / "profilers" / folder / f"{model}.json").read_text()))
+    leaves = json.loads((FIXTURES / "torchvision" / f"{model}.json").read_text())["leaves"]
+    row = next((r for r in PUBLISHED if r["spec"] == spec.stem), {})
+    rows = {r.path: r.flops for r in load_network(str(spec)).evaluate(conventions.get(convention)).rows}
+    compared = 0
+    for name, leaf in leaves.items():
+        path = spec_path(row, name)
+        if leaf.get("calls", 1) != 1 or name not in figures or path not in rows:
+            continue  # shared modules (one figure for several calls) and modules a spec merges
+        assert rows[path] == figures[name], f"{path} ({leaf['cls']})"
+        compared += 1
+    assert compared >= 5
