@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically)")
 
     commands.add_parser("schema", help="print the JSON Schema of the spec format")
-    commands.add_parser("conventions", help="list the counting conventions and their rules")
+    conv = commands.add_parser("conventions", help="list the counting conventions and their rules")
+    conv.add_argument("names", nargs="*", help="only these conventions")
     return parser
 
 
@@ -132,14 +133,21 @@ def _cmd_layer(args: argparse.Namespace) -> int:
 
 
 def _cmd_conventions(args: argparse.Namespace) -> int:
-    from calc.conventions import CONVENTIONS, OPS
+    from calc.conventions import CONVENTIONS, OPS, get
 
+    chosen = [get(n) for n in args.names] if args.names else list(CONVENTIONS.values())
     lines = []
-    for c in CONVENTIONS.values():
+    for c in chosen:
         lines.append(f"{c.name}: {c.title}\n  source: {c.source}")
         for op in OPS:
             r = c.rule_for(op)
-            lines.append(f"  {op:<18} {r.formula():<40} {r.note}")
+            lines.append(f"  {op:<18} {r.formula():<40} {r.note}".rstrip())
+            for call in ("functional", "method"):
+                special = c.rule_for(op, call)
+                if special is not r:
+                    lines.append(f"    as {call:<11}  {special.formula():<40} {special.note}".rstrip())
+        if c.batch_one:
+            lines.append("  NB: defined for batch 1 only")
         lines.extend(f"  NB: {n}" for n in c.notes)
         lines.append("")
     sys.stdout.write("\n".join(lines))
