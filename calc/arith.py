@@ -7,7 +7,9 @@ expression) it defers to `calc.symbolic`, which is the only module that imports 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -80,3 +82,15 @@ def select(condition_ge: tuple[Any, Any], if_true: Any, if_false: Any) -> Any:
     from calc import symbolic
 
     return symbolic.select_ge(lhs, rhs, if_true, if_false)
+
+
+@contextmanager
+def all_digits() -> Iterator[None]:
+    """Lift Python's limit on converting huge ints to text (4300 digits by default) while a
+    report is rendered: counts are exact whatever their size."""
+    old = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(old)

@@ -251,6 +251,15 @@ and run(args) -> int."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Counts are exact whatever their size: messages and reports may quote ints of more than
+    # Python's default 4300-digit text limit.
+    from calc.arith import all_digits
+
+    with all_digits():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command in EXTENSIONS:

@@ -216,7 +216,8 @@ def loads(text: str, file: str = "<string>") -> Located:
         raise YamlError(f"YAML: {exc}", location=Location(file)) from None
     except RecursionError:
         raise YamlError(
-            "document nests too deeply", location=Location(file), expected=f"at most {MAX_DEPTH} levels"
+            f"nesting deeper than {MAX_DEPTH} levels", location=_too_deep(text, file),
+            expected="a flatter document",
         ) from None
     finally:
         if loader is not None:
@@ -243,6 +244,24 @@ def loads(text: str, file: str = "<string>") -> Located:
     except RecursionError:
         raise YamlError("document nests too deeply", location=Location(file)) from None
     return builder.result
+
+
+def _too_deep(text: str, file: str) -> Location:
+    """Where the nesting first goes past MAX_DEPTH, found by walking the parser's events
+    (iterative, unlike PyYAML's recursive composer)."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    return Location(file, mark.line + 1, mark.column + 1)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    return Location(file, 1, 1)
 
 
 def load_file(path: str) -> Located:

@@ -35,16 +35,35 @@ def deconv_params(cin: Any, cout: Any, kernel: tuple, groups: Any, bias: Any) ->
 
 
 def deconv_axis(size: Any, k: int, s: int, p: int, d: int, op: int) -> tuple[Any, Any]:
-    """(products landing inside the output, output positions reached) along one axis."""
+    """(products landing inside the output, output positions reached) along one axis.
+
+    Tap j of input i lands at u - p with u = i*s + j*d.  Products: for each tap, the inputs i
+    with 0 <= i*s + j*d - p < out form one range.  Positions: taps whose offsets j*d share a
+    residue r modulo s hit u = r + s*(m_j + i), i.e. index intervals [m_j, m_j + H - 1]; their
+    union, clipped to the output's index window, counts the reached positions.  O(K log K)."""
     out = deconv_out(size, k, s, p, d, op)
     if is_int(size):
-        hits = [0] * max(out, 0)
-        for i in range(size):
-            for j in range(k):
-                t = i * s + j * d - p
-                if 0 <= t < out:
-                    hits[t] += 1
-        return sum(hits), sum(1 for h in hits if h)
+        products = 0
+        for j in range(k):
+            lo = max(0, -((j * d - p) // s))  # ceil((p - j*d) / s)
+            hi = min(size - 1, (out + p - j * d - 1) // s)
+            products += max(0, hi - lo + 1)
+        by_residue: dict[int, list[int]] = {}
+        for j in range(k):
+            by_residue.setdefault((j * d) % s, []).append((j * d) // s)
+        reached = 0
+        for r, starts in by_residue.items():
+            first = -((r - p) // s)  # indices whose position r + s*index lies in [p, p + out)
+            last = (p + out - 1 - r) // s
+            end = None  # merge the intervals [m, m + size - 1], sorted by start
+            for m in sorted(starts):
+                lo, hi = max(m, first), min(m + size - 1, last)
+                if end is not None:
+                    lo = max(lo, end + 1)
+                if hi >= lo:
+                    reached += hi - lo + 1
+                end = m + size - 1 if end is None else max(end, m + size - 1)
+        return products, reached
     # Symbolic size: the crops at either end do not depend on it (for inputs longer than K).
     low = sum(max(0, -((-(p - j * d)) // s)) for j in range(k))
     high = sum(max(0, (p - op - 1 - d * (k - 1 - j)) // s + 1) for j in range(k))

@@ -195,7 +195,7 @@ class Builder:
         if name is not None and (not isinstance(name, str) or not name or "." in name):
             raise self.error(f"name must be a non-empty string without dots, got {name!r}", item, "name",
                              path=prefix, field="name")
-        if kind in COMPOSITE_KEYS:
+        if isinstance(kind, str) and kind in COMPOSITE_KEYS:
             self._only_keys(item, COMPOSITE_KEYS[kind], kind, path=join(prefix, name or ""))
             base = join(prefix, name or "")
             return getattr(self, f"_{kind}")(item, cur, base, scope)
@@ -334,7 +334,7 @@ class Builder:
 
     def _block(self, item: dict, cur: int, base: str, scope: Mapping[str, Any]) -> int:
         name = item.get("block")
-        if name not in self.blocks:
+        if not isinstance(name, str) or name not in self.blocks:
             raise self.error(f"unknown block {name!r}" + suggest(str(name), sorted(self.blocks)), item,
                              "block", path=base, field="block",
                              expected="one of " + (", ".join(sorted(self.blocks)) or "(no blocks defined)"))
@@ -368,7 +368,14 @@ class Builder:
                     raise self.error(f"block '{name}' needs parameter '{missing[0]}'", item, "with",
                                      path=base, field=f"with.{missing[0]}")
                 path = join(base, str(i)) if repeat is not None else base
+                before = len(self.ops)
                 cur = self.items(block["layers"], cur, path, local, block, "layers")
+                if i == 0 and (len(self.ops) - before) * count > MAX_OPS - before:
+                    raise self.error(
+                        f"repeat: {count} of block '{name}' ({len(self.ops) - before} operations "
+                        f"each) would exceed {MAX_OPS:,} operations", item, "repeat", path=base,
+                        field="repeat", expected="a smaller network",
+                    )
         finally:
             self.stack.pop()
         return cur

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from enum import StrEnum
 
 from calc.render.json_format import render_json
+from calc.arith import all_digits
 from calc.render.tables import render_csv, render_latex, render_markdown, render_text
 from calc.report import Report
 
@@ -28,4 +29,5 @@ RENDERERS: dict[Format, Callable[[Report, bool], str]] = {
 
 
 def render(report: Report, fmt: Format | str = Format.TEXT, units: bool = False) -> str:
-    return RENDERERS[Format(fmt)](report, units)
+    with all_digits():
+        return RENDERERS[Format(fmt)](report, units)

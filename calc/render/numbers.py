@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+
 UNITS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
 
 
