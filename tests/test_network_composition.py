@@ -140,3 +140,20 @@ def test_fold_bn_only_directly_after_conv():
     # a gains 4 biases and loses 8 BN params and 8 buffers
     assert folded.totals.params == before.params - 8 + 4
     assert folded.totals.buffers == before.buffers - 8
+
+
+def test_single_layer_branch_takes_the_branch_name():
+    n = net("""\
+    name: fire
+    input: [16, 8, 8]
+    layers:
+      - type: parallel
+        name: fire
+        branches:
+          expand1x1: {type: conv, K: 1, Cout: 4}
+          expand3x3: [{type: conv, K: 3, padding: 1, Cout: 4}]
+    """)
+    shapes = n.shapes()
+    assert shapes["fire.expand1x1"] == (1, 4, 8, 8)
+    assert shapes["fire.expand3x3.0"] == (1, 4, 8, 8)
+    assert shapes["fire.concat"] == (1, 8, 8, 8)

@@ -7,7 +7,8 @@ their position, as in nn.Sequential) and `when: EXPR` (left out when EXPR is 0 o
     sequential  layers: [...]
     residual    body: [...], shortcut: [...] (absent or empty: identity), shortcut_name,
                 active: EXPR (0: just the body, no sum)            -> body + shortcut  (add)
-    parallel    branches: [[...], ...] or {name: [...]}, merge: concat | add,
+    parallel    branches: [[...], ...] or {name: [...]} (a branch may be one layer mapping,
+                which then takes the branch's name as its path), merge: concat | add,
                 split: true (equal channel chunks) or [c1, c2, ...] -> merged branches
     gate        body: [...]                                       -> input * body(input) (mul)
     block       block: NAME, with: {param: value}, repeat: N, overrides: {i: {param: value}}
@@ -323,7 +324,10 @@ class Builder:
             bbase = join(base, bname)
             if parts is not None:
                 src = self.merge(join(bbase, "split"), ChannelSlice(parts=parts, index=i), (cur,), item)
-            outputs.append(self.items(body if body is not None else [], src, bbase, scope, container, key))
+            if isinstance(body, dict):  # a branch of one layer takes the branch's name as its path
+                outputs.append(self.item(body, src, base, bname, scope, container, key))
+            else:
+                outputs.append(self.items(body if body is not None else [], src, bbase, scope, container, key))
         merge = item.get("merge", "concat")
         if merge == "concat":
             return self.merge(join(base, "concat"), Concat(), tuple(outputs), item)
