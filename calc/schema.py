@@ -52,7 +52,7 @@ def spec_schema() -> dict[str, Any]:
                      "active": {"anyOf": [{"type": "integer"}, {"type": "boolean"}, EXPRESSION]}},
         "parallel": {
             "branches": {"anyOf": [{"type": "array", "items": item_list},
-                                   {"type": "object", "additionalProperties": item_list}]},
+                                   {"type": "object", "additionalProperties": {"anyOf": [item_list, items]}}]},
             "merge": {"enum": ["concat", "add"]},
             "split": {"anyOf": [{"type": "boolean"}, {"type": "array", "items": {"type": "integer"}}]},
         },
