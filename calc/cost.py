@@ -101,17 +101,10 @@ class Totals:
 
     @classmethod
     def of(cls, rows: Iterable[OpCost]) -> "Totals":
-        params = buffers = macs = flops = access = size = largest = 0
-        for row in rows:
-            params = params + row.params
-            buffers = buffers + row.buffers
-            macs = macs + row.macs
-            flops = flops + row.flops
-            access = access + row.mem_access
-            size = size + row.mem_bytes
-            if type(row.activations) is int and row.activations > largest:
-                largest = row.activations
-        return cls(params, buffers, macs, flops, access, size, largest)
+        return cls.of_figures(
+            (r.op, r.output_shape, r.params, r.buffers, r.macs, r.flops, r.mem_access, r.mem_bytes,
+             r.activations) for r in rows
+        )
 
     @classmethod
     def of_figures(cls, figures: Iterable[tuple]) -> "Totals":

@@ -523,30 +523,29 @@ def search(setup: _Setup, claim: Callable, lib_at: Callable, budget: int) -> Out
     """The first point (smallest sum, then lexicographic) where formula and library differ;
     then seeded random points if the budget runs out."""
     tried = 0
-    for values in points(setup.searched):
+
+    def differs_at(values: dict) -> Any:
         env = setup.environment(values)
-        if not setup.model.valid(env):
-            continue
-        differs = _differs(env, claim, lib_at)
-        if differs is None:
+        return None if not setup.model.valid(env) else (env, _differs(env, claim, lib_at))
+
+    for values in points(setup.searched):
+        checked = differs_at(values)
+        if checked is None or checked[1] is None:
             continue
         tried += 1
-        if differs:
-            return _found(setup, values, env, claim, lib_at, tried, minimal=True)
+        if checked[1]:
+            return _found(setup, values, checked[0], claim, lib_at, tried, minimal=True)
         if tried >= budget or not setup.searched:
             break
     rng = random.Random(0)
     for _ in range(RANDOM_POINTS if setup.searched else 0):
         values = {v: rng.randint(1, RANDOM_MAX) for v in setup.searched}
-        env = setup.environment(values)
-        if not setup.model.valid(env):
-            continue
-        differs = _differs(env, claim, lib_at)
-        if differs is None:
+        checked = differs_at(values)
+        if checked is None or checked[1] is None:
             continue
         tried += 1
-        if differs:
-            return _found(setup, values, env, claim, lib_at, tried, minimal=False)
+        if checked[1]:
+            return _found(setup, values, checked[0], claim, lib_at, tried, minimal=False)
     return Outcome(None, "holds", searched=tried)
 
 
