@@ -56,8 +56,10 @@ _LINE_BREAKS = re.compile(r"[\n\r]")
 
 
 def budget(factor: float) -> int:
-    """Examples for a test: `factor` times the profile's max_examples."""
-    return max(5, int(settings().max_examples * factor))
+    """Examples for a test: `factor` times the profile's max_examples, or times
+    $FLOPCALC_FUZZ_EXAMPLES (what `python3 bench/run.py --fuzz-long` sets)."""
+    base = int(os.environ.get("FLOPCALC_FUZZ_EXAMPLES") or settings().max_examples)
+    return max(5, int(base * factor))
 
 
 FUZZ = dict(deadline=None, suppress_health_check=list(HealthCheck))

@@ -1,0 +1,579 @@
+#!/usr/bin/env python3
+"""flopcalc benchmarks, one command:  python3 bench/run.py  ->  bench/RESULTS.md
+
+    python3 bench/run.py                 all benchmarks (about 2 minutes on 2 cores)
+    python3 bench/run.py --quick         fewer repetitions (a smoke run)
+    python3 bench/run.py --fuzz-long     only the long fuzz run (tests/test_fuzz.py with a big
+                                         hypothesis budget, --fuzz-examples N per test)
+
+Every figure is a median over repeated runs; ratios compare runs made in the same invocation,
+interleaved, so a busy machine slows both sides.  Subprocesses run the real interpreter
+(`sys.executable`) with the repository on PYTHONPATH; peak memory is each child's own
+ru_maxrss (os.wait4).  RESULTS.md is rewritten except for the long-fuzz section, which only
+`--fuzz-long` replaces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "RESULTS.md"
+RESNET50 = "specs/resnet50.yaml"
+ORACLE_PYTHON = Path("/work/oracle-venv/bin/python")
+HEAVY = ("sympy", "mpmath", "numpy", "scipy", "torch", "pandas", "matplotlib", "hypothesis", "IPython",
+         "jinja2", "networkx", "libcst")
+FUZZ_BEGIN, FUZZ_END = "<!-- fuzz-long: begin -->", "<!-- fuzz-long: end -->"
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(ROOT) + (os.pathsep + e["PYTHONPATH"] if e.get("PYTHONPATH") else "")
+    e.pop("PYTHONSTARTUP", None)
+    return e
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# -- running children ---------------------------------------------------------------------------
+
+
+class Child:
+    """Wall time, peak RSS (KiB), exit code and captured stderr of one subprocess."""
+
+    def __init__(self, argv: list[str], *, timeout: float = 600, stdout=subprocess.DEVNULL,
+                 capture_stdout: bool = False) -> None:
+        err = tempfile.TemporaryFile()
+        out = tempfile.TemporaryFile() if capture_stdout else stdout
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env(), stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        self.seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        self.code = proc.returncode
+        self.timed_out = self.code < 0 and self.seconds >= timeout
+        self.maxrss_kib = usage.ru_maxrss  # KiB on Linux
+        err.seek(0)
+        self.stderr = err.read().decode("utf-8", "replace")
+        err.close()
+        self.stdout = ""
+        if capture_stdout:
+            out.seek(0)
+            self.stdout = out.read().decode("utf-8", "replace")
+            out.close()
+
+
+def py(*args: str, **kw) -> Child:
+    return Child([sys.executable, *args], **kw)
+
+
+def child_json(code: str, timeout: float = 600) -> dict:
+    """Run a Python snippet in a fresh interpreter; it prints one JSON object last."""
+    c = py("-c", textwrap.dedent(code), timeout=timeout, capture_stdout=True)
+    if c.code != 0:
+        raise RuntimeError(f"child failed ({c.code}):\n{c.stderr[-3000:]}")
+    return json.loads(c.stdout.strip().splitlines()[-1])
+
+
+# -- 1. CLI end to end ------------------------------------------------------------------------------
+
+
+def bench_cli(reps: int) -> dict:
+    log(f"[cli] calc report {RESNET50} vs python -c pass, {reps} interleaved runs")
+    py("-c", "pass"), py("-m", "calc", "report", RESNET50)  # warm the page cache
+    base, cli, rss, pairs = [], [], [], []
+    for _ in range(reps):
+        b = py("-c", "pass")
+        c = py("-m", "calc", "report", RESNET50)
+        if c.code != 0:
+            raise RuntimeError(f"calc report failed: {c.stderr[-2000:]}")
+        base.append(b.seconds)
+        cli.append(c.seconds)
+        rss.append(c.maxrss_kib)
+        pairs.append(c.seconds / b.seconds)
+    return {
+        "reps": reps, "pass_s": median(base), "cli_s": median(cli), "ratio": median(cli) / median(base),
+        "pair_ratio_median": median(pairs), "cli_all": cli, "pass_all": base,
+        "cli_rss_mib": median(rss) / 1024,
+    }
+
+
+def parse_importtime(stderr: str) -> list[dict]:
+    rows = []
+    for line in stderr.splitlines():
+        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+        if m:
+            rows.append({"self_us": int(m[1]), "cum_us": int(m[2]), "level": len(m[3]) // 2, "name": m[4]})
+    return rows
+
+
+def import_chain(rows: list[dict], index: int) -> list[str]:
+    """The module at rows[index] and the modules that imported it, up to a top-level import
+    (-X importtime prints children before their parent, one indent deeper)."""
+    chain = [rows[index]["name"]]
+    level = rows[index]["level"]
+    for r in rows[index + 1:]:
+        if r["level"] == level - 1:
+            chain.append(r["name"])
+            level -= 1
+            if level == 0:
+                break
+    return chain
+
+
+def bench_importtime(reps: int) -> dict:
+    log("[importtime] python -X importtime -m calc report")
+    runs = [py("-X", "importtime", "-m", "calc", "report", RESNET50) for _ in range(max(1, reps))]
+    # The run whose total import time is the median.
+    parsed = [parse_importtime(r.stderr) for r in runs]
+    totals = [sum(x["cum_us"] for x in p if x["level"] == 0) for p in parsed]
+    i = totals.index(sorted(totals)[len(totals) // 2])
+    rows = parsed[i]
+    top = sorted((r for r in rows if r["level"] == 0), key=lambda r: -r["cum_us"])[:12]
+    packages: dict[str, int] = {}
+    for r in rows:  # self time summed by top-level package
+        packages[r["name"].split(".")[0]] = packages.get(r["name"].split(".")[0], 0) + r["self_us"]
+    heavy = {}
+    for j, r in enumerate(rows):
+        root = r["name"].split(".")[0]
+        if root in HEAVY and root not in heavy:
+            named = [k for k, x in enumerate(rows) if x["name"] == root]
+            top_index = named[-1] if named else j
+            heavy[root] = {"cum_ms": rows[top_index]["cum_us"] / 1000, "chain": import_chain(rows, top_index)}
+    driver = child_json(f"""
+        import io, json, sys, time, contextlib
+        t = time.perf_counter()
+        from calc.cli import main
+        with contextlib.redirect_stdout(io.StringIO()):
+            rc = main(["report", {RESNET50!r}])
+        heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({list(HEAVY)!r}))
+        print(json.dumps({{"rc": rc, "heavy": heavy, "modules": len(sys.modules),
+                          "sympy": "sympy" in sys.modules}}))
+    """)
+    return {
+        "total_ms": totals[i] / 1000, "top": [(r["name"], r["cum_us"] / 1000) for r in top],
+        "packages": sorted(((k, v / 1000) for k, v in packages.items()), key=lambda kv: -kv[1])[:12],
+        "heavy": heavy, "driver": driver,
+    }
+
+
+def bench_stages(spec: str, reps: int = 1) -> dict:
+    """Where the time of `calc report SPEC` goes, measured in a fresh interpreter."""
+    runs = []
+    for _ in range(reps):
+        runs.append(child_json(f"""
+            import json, time, resource, gc
+            t0 = time.perf_counter()
+            from calc.cli import build_parser
+            t1 = time.perf_counter()
+            build_parser().parse_args(["report", {spec!r}])
+            t2 = time.perf_counter()
+            from calc import conventions
+            from calc.network.builder import build
+            from calc.render import render
+            from calc.yamlload import load_file
+            t3 = time.perf_counter()
+            located = load_file({spec!r})
+            t4 = time.perf_counter()
+            net = build(located)
+            t5 = time.perf_counter()
+            report = net.evaluate(conventions.get("exact"))
+            t6 = time.perf_counter()
+            text = render(report, "text")
+            t7 = time.perf_counter()
+            print(json.dumps({{"import_cli": t1 - t0, "build_parser": t2 - t1, "import_rest": t3 - t2,
+                              "yaml": t4 - t3, "build": t5 - t4, "evaluate": t6 - t5, "render": t7 - t6,
+                              "ops": len(net.ops), "output_mb": len(text) / 1e6,
+                              "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+        """))
+    return {k: median([r[k] for r in runs]) for k in runs[0]} | {"reps": reps}
+
+
+# -- 2./3. load and re-evaluate in-process --------------------------------------------------------
+
+
+def bench_inprocess(quick: bool) -> dict:
+    log("[in-process] load_network and evaluate (ResNet-50)")
+    n_eval = 100 if quick else 300
+    runs = 1 if quick else 3
+    results = []
+    for _ in range(runs):
+        results.append(child_json(f"""
+            import json, time, statistics
+            t0 = time.perf_counter()
+            from calc.network import load_network
+            from calc import conventions
+            t1 = time.perf_counter()
+            net = load_network({RESNET50!r})
+            t2 = time.perf_counter()
+            warm = []
+            for _ in range(30):
+                a = time.perf_counter(); load_network({RESNET50!r}); warm.append(time.perf_counter() - a)
+            conv = conventions.get("exact")
+            sizes = list(range(96, 96 + {n_eval}))
+            net.evaluate(conv, input_shape=(1, 3, 95, 95))  # first evaluation (lazy imports)
+            batches = []
+            for b in range(3):
+                a = time.perf_counter()
+                for s in sizes:
+                    net.evaluate(conv, input_shape=(1, 3, s + 1000 * b, s + 1000 * b))
+                batches.append(len(sizes) / (time.perf_counter() - a))
+            a = time.perf_counter()
+            for _ in sizes:
+                net.evaluate(conv, input_shape=(1, 3, 224, 224))
+            same = len(sizes) / (time.perf_counter() - a)
+            print(json.dumps({{"import_s": t1 - t0, "cold_s": t2 - t1, "warm_s": statistics.median(warm),
+                              "warm_min_s": min(warm), "evals_per_s": statistics.median(batches),
+                              "evals_same_size_per_s": same, "ops": len(net.ops)}}))
+        """))
+    return {k: median([r[k] for r in results]) for k in results[0]} | {"runs": runs, "n_eval": n_eval}
+
+
+# -- 4. scaling ---------------------------------------------------------------------------------
+
+
+def write_plain_spec(path: Path, layers: int) -> None:
+    cycle = ("  - {type: conv, K: 3, Cout: 8, padding: 1}\n", "  - {type: relu}\n", "  - {type: batchnorm}\n")
+    with open(path, "w") as fh:
+        fh.write(f"name: plain{layers}\ninput: [8, 16, 16]\nlayers:\n")
+        for i in range(layers):
+            fh.write(cycle[i % 3])
+
+
+def bench_scaling(quick: bool, stages: bool) -> dict:
+    sizes = (1_000, 10_000, 100_000)
+    reps = {1_000: 1 if quick else 3, 10_000: 1 if quick else 3, 100_000: 1}
+    out: dict = {"runs": {}}
+    with tempfile.TemporaryDirectory(prefix="flopcalc-bench-") as tmp:
+        for n in sizes:
+            spec = Path(tmp) / f"plain_{n}.yaml"
+            write_plain_spec(spec, n)
+            log(f"[scaling] calc report on {n:,} layers ({spec.stat().st_size / 1e6:.1f} MB), {reps[n]} run(s)")
+            runs = [py("-m", "calc", "report", str(spec), timeout=300) for _ in range(reps[n])]
+            for r in runs:
+                if r.code != 0:
+                    out["runs"][n] = {"error": "timed out" if r.timed_out else r.stderr[-500:]}
+                    break
+            else:
+                out["runs"][n] = {"s": median([r.seconds for r in runs]), "rss_mib": max(r.maxrss_kib for r in runs) / 1024,
+                                  "all": [r.seconds for r in runs], "bytes": spec.stat().st_size}
+            if stages and n >= 10_000:
+                log(f"[scaling] stage breakdown, {n:,} layers")
+                out.setdefault("stages", {})[n] = bench_stages(str(spec))
+    r = out["runs"]
+    if all("s" in r[n] for n in sizes):
+        out["ratio_100k_10k"] = r[100_000]["s"] / r[10_000]["s"]
+        out["ratio_10k_1k"] = r[10_000]["s"] / r[1_000]["s"]
+        out["marginal_us_per_layer"] = {
+            "1k-10k": (r[10_000]["s"] - r[1_000]["s"]) / 9_000 * 1e6,
+            "10k-100k": (r[100_000]["s"] - r[10_000]["s"]) / 90_000 * 1e6,
+        }
+    return out
+
+
+# -- 5. symbolic ----------------------------------------------------------------------------------
+
+
+def bench_symbolic(quick: bool) -> dict:
+    runs = 1 if quick else 3
+    log(f"[symbolic] closed_form(ResNet-50) in H, W, {runs} fresh process(es)")
+    results = [child_json(f"""
+        import json, time
+        from calc.network import load_network
+        from calc import conventions
+        net = load_network({RESNET50!r})
+        t0 = time.perf_counter()
+        import calc.symbolic as S
+        t1 = time.perf_counter()
+        form = S.closed_form(net, conventions.get("exact"))
+        t2 = time.perf_counter()
+        print(json.dumps({{"import_sympy_s": t1 - t0, "closed_form_s": t2 - t1, "divisor": form.divisor,
+                          "macs": str(form.totals["macs"])}}))
+    """) for _ in range(runs)]
+    return {
+        "runs": runs, "import_sympy_s": median([r["import_sympy_s"] for r in results]),
+        "closed_form_s": median([r["closed_form_s"] for r in results]),
+        "all": [r["closed_form_s"] for r in results], "divisor": results[0]["divisor"], "macs": results[0]["macs"],
+    }
+
+
+# -- 6. thop ------------------------------------------------------------------------------------------
+
+
+THOP = """
+import json, time
+t0 = time.perf_counter()
+import torch, thop, torchvision
+t1 = time.perf_counter()
+model = torchvision.models.resnet50(weights=None)
+t2 = time.perf_counter()
+macs, params = thop.profile(model, inputs=(torch.randn(1, 3, 224, 224),), verbose=False)
+t3 = time.perf_counter()
+print(json.dumps({"import_s": t1 - t0, "build_s": t2 - t1, "profile_s": t3 - t2, "total_s": t3 - t0,
+                  "macs": int(macs), "params": int(params), "torch": torch.__version__}))
+"""
+
+
+def _has_thop(python: str) -> bool:
+    probe = subprocess.run([python, "-c", "import torch, thop, torchvision"], capture_output=True, timeout=120)
+    return probe.returncode == 0
+
+
+def bench_thop(quick: bool) -> dict:
+    candidates = [sys.executable] + ([str(ORACLE_PYTHON)] if ORACLE_PYTHON.exists() else [])
+    python = next((p for p in candidates if _has_thop(p)), None)
+    if python is None:
+        return {"skipped": "torch/thop/torchvision importable neither here nor in /work/oracle-venv"}
+    runs = 1 if quick else 3
+    log(f"[thop] torchvision resnet50 + thop.profile with {python}, {runs} run(s)")
+    results, walls = [], []
+    for _ in range(runs):
+        c = Child([python, "-c", THOP], capture_stdout=True)
+        if c.code != 0:
+            return {"skipped": f"thop run failed: {c.stderr[-300:]}"}
+        results.append(json.loads(c.stdout.strip().splitlines()[-1]))
+        walls.append(c.seconds)
+    calc = child_json(f"""
+        import json
+        from calc.network import load_network
+        from calc import conventions
+        r = load_network({RESNET50!r}).evaluate(conventions.get("thop"))
+        print(json.dumps({{"flops": r.totals.flops, "params": r.totals.params}}))
+    """)
+    out = {k: median([r[k] for r in results]) for k in ("import_s", "build_s", "profile_s", "total_s")}
+    out |= {"wall_s": median(walls), "macs": results[0]["macs"], "params": results[0]["params"],
+            "torch": results[0]["torch"], "python": python, "runs": runs, "calc_thop_flops": calc["flops"],
+            "calc_params": calc["params"]}
+    return out
+
+
+# -- 7. long fuzz -----------------------------------------------------------------------------------
+
+
+def run_fuzz_long(examples: int) -> dict:
+    log(f"[fuzz-long] tests/test_fuzz.py with FLOPCALC_FUZZ_EXAMPLES={examples}")
+    e = env() | {"FLOPCALC_FUZZ_EXAMPLES": str(examples)}
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/test_fuzz.py", "-q", "-p", "no:cacheprovider",
+                           "-W", "ignore::DeprecationWarning", "--durations=8"],
+                          cwd=ROOT, env=e, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    tail = [l for l in proc.stdout.splitlines() if l.strip()]
+    summary = next((l for l in reversed(tail) if re.search(r"\d+ (passed|failed)", l)), tail[-1] if tail else "")
+    failures = [l for l in tail if l.startswith("FAILED")]
+    durations = [l for l in tail if re.match(r"\d+\.\d+s (call|setup)", l)]
+    return {"examples": examples, "seconds": seconds, "code": proc.returncode, "summary": summary.strip("= "),
+            "failures": failures, "durations": durations}
+
+
+# -- report -----------------------------------------------------------------------------------------
+
+
+def verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("**pass**" if ok else "**FAIL**")
+
+
+def git_state() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "calc"], cwd=ROOT, capture_output=True, text=True).stdout
+        return head + (" (calc/ has uncommitted changes)" if dirty.strip() else "")
+    except OSError:
+        return "unknown"
+
+
+def render_results(r: dict, fuzz_section: str) -> str:
+    cli, imp, inp, sc, sym, th = r["cli"], r["importtime"], r["inprocess"], r["scaling"], r["symbolic"], r["thop"]
+    runs = sc["runs"]
+    big = runs.get(100_000, {})
+    lines = [
+        "# flopcalc benchmarks", "",
+        f"Generated by `python3 bench/run.py{' --quick' if r['quick'] else ''}` on {r['date']}; "
+        f"git {r['git']}; Python {platform.python_version()} ({sys.executable}); {os.cpu_count()} CPUs; "
+        f"load average {r['load_before']} before, {r['load_after']} after; run took {r['seconds']:.0f} s.",
+        "Medians over repeated runs; ratios are between runs interleaved in the same invocation.", "",
+        "| benchmark | target | measured | verdict |", "|---|---|---|---|",
+        f"| CLI `calc report {RESNET50}` vs `python -c pass` | <= 4x | {cli['cli_s'] * 1000:.0f} ms vs "
+        f"{cli['pass_s'] * 1000:.0f} ms = **{cli['ratio']:.2f}x** (median of per-pair ratios {cli['pair_ratio_median']:.2f}x; "
+        f"{cli['reps']} runs) | {verdict(cli['ratio'] <= 4)} |",
+        f"| numeric path imports no heavy module | none of {', '.join(HEAVY[:4])}, ... | "
+        f"{', '.join(imp['driver']['heavy']) or 'none'} | {verdict(not imp['driver']['heavy'])} |",
+        f"| load + validate ResNet-50 (`load_network`), warm | <= 20 ms | **{inp['warm_s'] * 1000:.1f} ms** "
+        f"(min {inp['warm_min_s'] * 1000:.1f}; cold first load {inp['cold_s'] * 1000:.0f} ms after "
+        f"{inp['import_s'] * 1000:.0f} ms of imports) | {verdict(inp['warm_s'] <= 0.020)} |",
+        f"| re-evaluate ResNet-50 at a new input size | >= 2,000 networks/s | **{inp['evals_per_s']:,.0f} /s** "
+        f"({1e6 / inp['evals_per_s'] / inp['ops']:.1f} us per op, {inp['ops']} ops; same size repeated: "
+        f"{inp['evals_same_size_per_s']:,.0f} /s) | {verdict(inp['evals_per_s'] >= 2000)} |",
+    ]
+    if "ratio_100k_10k" in sc:
+        lines.append(f"| scaling: 100k / 10k layers time ratio | <= 12 | **{sc['ratio_100k_10k']:.2f}** "
+                     f"(10k / 1k: {sc['ratio_10k_1k']:.2f}) | {verdict(sc['ratio_100k_10k'] <= 12)} |")
+    else:
+        lines.append("| scaling: 100k / 10k layers time ratio | <= 12 | not measured (a run failed) | **FAIL** |")
+    if "s" in big:
+        lines.append(f"| 100,000-layer `calc report`: time | <= 10 s | **{big['s']:.1f} s** | {verdict(big['s'] <= 10)} |")
+        lines.append(f"| 100,000-layer `calc report`: peak RSS | <= 500 MB | **{big['rss_mib']:.0f} MiB** "
+                     f"({big['rss_mib'] * 1.048576:.0f} MB) | {verdict(big['rss_mib'] * 1.048576 <= 500)} |")
+    else:
+        lines.append(f"| 100,000-layer `calc report` | <= 10 s, <= 500 MB | {big.get('error', 'not run')} | **FAIL** |")
+    lines.append(f"| symbolic: `closed_form(ResNet-50)` in H, W | <= 3 s | **{sym['closed_form_s']:.2f} s** "
+                 f"(+ {sym['import_sympy_s']:.2f} s to import sympy; {sym['runs']} fresh processes) | "
+                 f"{verdict(sym['closed_form_s'] <= 3)} |")
+    if "skipped" in th:
+        lines.append(f"| thop comparison | (information) | skipped: {th['skipped']} | n/a |")
+    else:
+        lines.append(f"| thop: import + build resnet50 + profile | (information) | {th['total_s']:.2f} s in-process "
+                     f"({th['wall_s']:.1f} s wall) vs calc {cli['cli_s']:.2f} s wall | n/a |")
+    lines += ["", "## CLI end to end", "",
+              f"`{os.path.basename(sys.executable)} -m calc report {RESNET50}`: "
+              + ", ".join(f"{x * 1000:.0f}" for x in cli["cli_all"]) + " ms; `-c pass`: "
+              + ", ".join(f"{x * 1000:.0f}" for x in cli["pass_all"]) + f" ms; peak RSS {cli['cli_rss_mib']:.0f} MiB.", "",
+              f"Stages of the same command, in a fresh interpreter (median of {r['stages']['reps']}):", "",
+              "| stage | ms |", "|---|---:|"]
+    st = r["stages"]
+    for k in ("import_cli", "build_parser", "import_rest", "yaml", "build", "evaluate", "render"):
+        lines.append(f"| {k} | {st[k] * 1000:.1f} |")
+    lines += ["", f"`-X importtime`: {imp['total_ms']:.0f} ms of imports in all. Top-level imports by cumulative time:", "",
+              "| module | cumulative ms |", "|---|---:|"]
+    lines += [f"| {name} | {ms:.1f} |" for name, ms in imp["top"]]
+    lines += ["", "Self time summed by top-level package:", "", "| package | self ms |", "|---|---:|"]
+    lines += [f"| {name} | {ms:.1f} |" for name, ms in imp["packages"]]
+    lines += [""]
+    if imp["heavy"]:
+        lines.append("Heavy modules imported by `calc report` (module <- importer <- ... <- top level):")
+        lines.append("")
+        for name, info in imp["heavy"].items():
+            lines.append(f"- `{name}`: {info['cum_ms']:.0f} ms, via " + " <- ".join(f"`{m}`" for m in info["chain"]))
+    else:
+        lines.append("No heavy module (" + ", ".join(HEAVY) + ") is imported by `calc report`.")
+    d = imp["driver"]
+    lines += ["", f"Driver check (`main(['report', ...])` in a fresh interpreter): exit {d['rc']}, "
+              f"{d['modules']} modules loaded, heavy: {', '.join(d['heavy']) or 'none'}.", ""]
+    lines += ["## Scaling", "",
+              "Generated plain specs, input [8, 16, 16], layers cycling conv 3x3 (Cout 8, padding 1) / relu / batchnorm.", "",
+              "| layers | spec size | `calc report` s (median) | runs | peak RSS MiB |", "|---:|---:|---:|---|---:|"]
+    for n, v in runs.items():
+        if "s" in v:
+            lines.append(f"| {n:,} | {v['bytes'] / 1e6:.2f} MB | {v['s']:.2f} | "
+                         + ", ".join(f"{x:.2f}" for x in v["all"]) + f" | {v['rss_mib']:.0f} |")
+        else:
+            lines.append(f"| {n:,} | | {v['error']} | | |")
+    if "marginal_us_per_layer" in sc:
+        m = sc["marginal_us_per_layer"]
+        lines += ["", f"Marginal cost per layer: {m['1k-10k']:.0f} us (1k to 10k), {m['10k-100k']:.0f} us (10k to 100k)."]
+    if sc.get("stages"):
+        lines += ["", "Stage breakdown in a fresh interpreter (seconds):", "",
+                  "| layers | yaml | build | evaluate | render | output MB | peak RSS MiB |", "|---:|---:|---:|---:|---:|---:|---:|"]
+        for n, s in sc["stages"].items():
+            lines.append(f"| {n:,} | {s['yaml']:.2f} | {s['build']:.2f} | {s['evaluate']:.3f} | {s['render']:.2f} | "
+                         f"{s['output_mb']:.1f} | {s['rss_mib']:.0f} |")
+    lines += ["", "## Symbolic", "",
+              f"`calc.symbolic.closed_form(resnet50, exact)`: " + ", ".join(f"{x:.2f}" for x in sym["all"])
+              + f" s (fresh processes); size divisor found: {sym['divisor']}; MACs = `{sym['macs']}`.", ""]
+    lines += ["## thop", ""]
+    if "skipped" in th:
+        lines.append(f"Skipped: {th['skipped']}.")
+    else:
+        lines.append(f"With {th['python']} (torch {th['torch']}), median of {th['runs']}: import torch+thop+torchvision "
+                     f"{th['import_s']:.2f} s, build resnet50 {th['build_s']:.2f} s, thop.profile {th['profile_s']:.2f} s; "
+                     f"whole process {th['wall_s']:.2f} s. thop reports {th['macs']:,} MACs and {th['params']:,} params; "
+                     f"calc's `thop` convention gives {th['calc_thop_flops']:,} and {th['calc_params']:,} "
+                     f"({'equal' if th['macs'] == th['calc_thop_flops'] and th['params'] == th['calc_params'] else 'DIFFERENT'}). "
+                     f"calc end to end: {cli['cli_s']:.2f} s, i.e. {th['wall_s'] / cli['cli_s']:.0f}x faster.")
+    lines += ["", fuzz_section or (FUZZ_BEGIN + "\n## Long fuzz run\n\nNot run yet: `python3 bench/run.py --fuzz-long`.\n" + FUZZ_END), ""]
+    return "\n".join(lines)
+
+
+def fuzz_markdown(f: dict) -> str:
+    lines = [FUZZ_BEGIN, "## Long fuzz run", "",
+             f"`python3 bench/run.py --fuzz-long --fuzz-examples {f['examples']}` on {time.strftime('%Y-%m-%d %H:%M')} "
+             f"(git {git_state()}): tests/test_fuzz.py with `FLOPCALC_FUZZ_EXAMPLES={f['examples']}` "
+             f"(examples per hypothesis test before its own factor): **{f['summary']}** in {f['seconds']:.0f} s, "
+             f"exit {f['code']}.", ""]
+    if f["failures"]:
+        lines += ["Failures:", "", *(f"- `{x}`" for x in f["failures"]), ""]
+    if f["durations"]:
+        lines += ["Slowest:", "", "```", *f["durations"], "```", ""]
+    lines.append(FUZZ_END)
+    return "\n".join(lines)
+
+
+def existing_fuzz_section() -> str:
+    if not RESULTS.exists():
+        return ""
+    text = RESULTS.read_text()
+    m = re.search(re.escape(FUZZ_BEGIN) + ".*?" + re.escape(FUZZ_END), text, re.S)
+    return m.group(0) if m else ""
+
+
+def loadavg() -> str:
+    try:
+        return "/".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions")
+    ap.add_argument("--fuzz-long", action="store_true", help="run only the long fuzz (tests/test_fuzz.py)")
+    ap.add_argument("--fuzz-examples", type=int, default=300, help="hypothesis examples per fuzz test (default 300)")
+    ap.add_argument("--no-stages", action="store_true", help="skip the stage breakdown of the scaling runs")
+    args = ap.parse_args(argv)
+
+    if args.fuzz_long:
+        f = run_fuzz_long(args.fuzz_examples)
+        section = fuzz_markdown(f)
+        if RESULTS.exists() and FUZZ_BEGIN in RESULTS.read_text():
+            text = RESULTS.read_text()
+            text = re.sub(re.escape(FUZZ_BEGIN) + ".*?" + re.escape(FUZZ_END), lambda _: section, text, flags=re.S)
+        else:
+            text = (RESULTS.read_text() if RESULTS.exists() else "# flopcalc benchmarks\n") + "\n" + section + "\n"
+        RESULTS.write_text(text)
+        print(section)
+        return 0 if f["code"] == 0 else 1
+
+    start = time.perf_counter()
+    reps = 3 if args.quick else 9
+    r: dict = {"quick": args.quick, "date": time.strftime("%Y-%m-%d %H:%M"), "git": git_state(), "load_before": loadavg()}
+    r["cli"] = bench_cli(reps)
+    r["importtime"] = bench_importtime(1 if args.quick else 3)
+    r["stages"] = bench_stages(RESNET50, 1 if args.quick else 3)
+    r["inprocess"] = bench_inprocess(args.quick)
+    r["symbolic"] = bench_symbolic(args.quick)
+    r["thop"] = bench_thop(args.quick)
+    r["scaling"] = bench_scaling(args.quick, stages=not args.no_stages)
+    r["seconds"] = time.perf_counter() - start
+    r["load_after"] = loadavg()
+    text = render_results(r, existing_fuzz_section())
+    RESULTS.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
