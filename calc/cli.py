@@ -64,12 +64,16 @@ def _add_layer_commands(sub: Any) -> None:
         p.set_defaults(kind=tag, layer_fields=[n for n in cls.model_fields if n not in ("type", "name")])
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(layer_kinds: bool = True) -> argparse.ArgumentParser:
+    """The whole parser.  Its `layer` command has one sub-command per layer kind, built from the
+    records' fields; that needs the records (pydantic), so it is left out (`layer_kinds=False`)
+    when another command runs."""
     parser = _Parser(prog="calc", description="Exact parameters, MACs, FLOPs and memory access of neural-network layers and networks.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     layer = commands.add_parser("layer", help="cost one layer: calc layer conv --K 3 --Cin 64 ...")
-    _add_layer_commands(layer.add_subparsers(dest="kind", required=True, parser_class=_Parser))
+    if layer_kinds:
+        _add_layer_commands(layer.add_subparsers(dest="kind", required=True, parser_class=_Parser))
 
     report = commands.add_parser("report", help="per-layer table and totals of a network spec")
     report.add_argument("spec", help="a YAML network spec, e.g. specs/resnet50.yaml")
@@ -261,7 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        argv = list(sys.argv[1:] if argv is None else argv)
+        args = build_parser(layer_kinds=bool(argv) and argv[0] == "layer").parse_args(argv)
         if args.command in EXTENSIONS:
             return int(import_module(EXTENSIONS[args.command]).run(args))
         return COMMANDS[args.command](args)
