@@ -27,6 +27,8 @@ _PLAIN_TAGS = {
     "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null",
 }
 _MAP = "tag:yaml.org,2002:map"
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
 _SEQ = "tag:yaml.org,2002:seq"
 
 
@@ -155,6 +157,13 @@ class _Loader(_BASE_LOADER):  # type: ignore[misc, valid-type]
     """A safe loader that only composes; values are built by `_Builder`."""
 
     def construct_scalar_value(self, node: yaml.ScalarNode) -> Any:
+        # Fast paths for the two scalars specs are made of; anything else (0x.., 1_000, yes,
+        # ~, ...) goes through PyYAML's YAML 1.1 rules.
+        value = node.value
+        if node.tag == _STR:
+            return value
+        if node.tag == _INT and value.isdigit() and (value[0] != "0" or value == "0") and len(value) < 4000:
+            return int(value)
         return self.construct_object(node, deep=False)
 
 
@@ -239,7 +248,8 @@ def loads(text: str, file: str = "<string>") -> Located:
     if node is None:
         raise YamlError("empty document", location=Location(file, 1, 1), expected="a mapping")
     try:
-        size = expanded_size(node)
+        # Without an anchor there is no alias to expand: the size is the text's own.
+        size = expanded_size(node) if "&" in text else 0
     except YamlError as exc:
         exc.location = Location(file, exc.location.line, exc.location.col) if exc.location else None
         raise
