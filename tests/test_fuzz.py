@@ -663,4 +663,4 @@ def test_very_deep_nesting_error_has_a_line():
 def test_small_spec_expanding_to_millions_of_operations():
     text = ("name: t\ninput: [3, 8, 8]\nblocks: {b: {layers: [{type: relu}]}}\n"
             "layers: [{type: block, block: b, repeat: 4000000}]\n")
-    outcome(text, seconds=10)
+    outcome(text, seconds=5)
