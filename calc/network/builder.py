@@ -41,7 +41,9 @@ COMPOSITE_KEYS: dict[str, frozenset[str]] = {
 }
 TOP_KEYS = frozenset({"name", "description", "source", "input", "batch", "defaults", "blocks", "layers"})
 BLOCK_KEYS = frozenset({"params", "layers", "description"})
-MAX_OPS = 5_000_000
+MAX_OPS = 1_000_000
+"""Operations a spec may expand to: ten times the 100,000-layer size the benchmarks hold to
+10 s and 500 MB (repeat counts are checked against it up front)."""
 MAX_BLOCK_DEPTH = 64
 
 
