@@ -404,12 +404,13 @@ def run_fuzz_long(examples: int) -> dict:
     log(f"[fuzz-long] tests/test_fuzz.py with FLOPCALC_FUZZ_EXAMPLES={examples}")
     e = env() | {"FLOPCALC_FUZZ_EXAMPLES": str(examples)}
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/test_fuzz.py", "-q", "-p", "no:cacheprovider",
+    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/test_fuzz.py", "-o", "addopts=", "-q", "-p", "no:cacheprovider",
                            "-W", "ignore::DeprecationWarning", "--durations=8"],
                           cwd=ROOT, env=e, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     tail = [l for l in proc.stdout.splitlines() if l.strip()]
-    summary = next((l for l in reversed(tail) if re.search(r"\d+ (passed|failed)", l)), tail[-1] if tail else "")
+    summary = next((l for l in reversed(tail) if re.search(r"\d+ (passed|failed)", l) and not l.startswith("FAILED")),
+                   tail[-1] if tail else "")
     failures = [l for l in tail if l.startswith("FAILED")]
     durations = [l for l in tail if re.match(r"\d+\.\d+s (call|setup)", l)]
     return {"examples": examples, "seconds": seconds, "code": proc.returncode, "summary": summary.strip("= "),
