@@ -333,7 +333,7 @@ def bomb(levels: int, width: int = 10) -> str:
 
 def t_alias_bomb(draw, text):
     # 10**2, 10**3 expand to small documents; 10**8 and more must be refused up front.
-    # (10**5..10**6 are accepted but slow: see the MAX_NODES note in bench/RESULTS.md.)
+    # (10**5..10**6: see test_million_laughs_refused_or_cheap.)
     levels = draw(st.sampled_from([2, 3, 8, 9, 20, 60]))
     text = re.sub(r"(?m)^description:.*\n", "", text)
     return f"description: {bomb(levels)}\n" + text
