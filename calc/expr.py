@@ -16,7 +16,7 @@ from collections.abc import Mapping
 MAX_LENGTH = 256
 MAX_DEPTH = 32
 
-_TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_][A-Za-z_0-9]*)|(//|[-+*%()])|(\S))")
+_TOKEN = re.compile(r"\s*(?:([0-9]+)|([A-Za-z_][A-Za-z_0-9]*)|(//|[-+*%()])|(\S))")
 
 
 class ExprError(ValueError):

@@ -434,10 +434,6 @@ def test_report_does_not_import_sympy_importtime():
 # -- known bugs --------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "calc/network/program.py run(): op_cost (convention.flops) is called by `emit` outside the "
-    "try that adds location and path, so a ConventionError (a refused rule, batch-1-only tools) "
-    "prints neither file:line:col nor the layer path"))
 @pytest.mark.parametrize("spec, convention", [
     ("name: t\ninput: [16, 8, 8]\nlayers:\n  - {type: deconv, name: up, K: 2, stride: 2, Cout: 8}\n", "calflops"),
     ("name: t\ninput: [3, 8, 8]\nbatch: 2\nlayers:\n  - {type: conv, name: c, K: 3, Cout: 4}\n", "ptflops"),
@@ -447,7 +443,8 @@ def test_convention_error_is_located(capsys, tmp_path, spec, convention):
     path.write_text(spec)
     code, out, err = run(capsys, ["report", str(path), "--convention", convention])
     assert code == 1
-    assert one_line(err, usage=False).startswith(f"{path}:4:")
+    layer_line = next(i for i, line in enumerate(spec.splitlines(), 1) if "- {type" in line)
+    assert one_line(err, usage=False).startswith(f"{path}:{layer_line}:5: ")
 
 
 # -- the error catalogue -----------------------------------------------------------------------

@@ -89,6 +89,9 @@ class Builder:
         if not isinstance(layers, list) or not layers:
             raise self.error("layers must be a non-empty list", spec, "layers", field="layers")
         self.items(layers, 0, "", {})
+        if not self.ops:
+            raise self.error("the network has no operations (every item is left out by `when`)",
+                             spec, "layers", field="layers", expected="at least one layer")
         return Network(name, shape, tuple(self.ops), self.src.file)
 
     def _input_shape(self, spec: dict) -> tuple[int, ...]:
@@ -340,6 +343,8 @@ class Builder:
 
     def _block(self, item: dict, cur: int, base: str, scope: Mapping[str, Any]) -> int:
         name = item.get("block")
+        if type(name) is int:  # `blocks: {1: ...}` is keyed by "1"; YAML reads `block: 1` as an int
+            name = str(name)
         if not isinstance(name, str) or name not in self.blocks:
             raise self.error(f"unknown block {name!r}" + suggest(str(name), sorted(self.blocks)), item,
                              "block", path=base, field="block",
@@ -378,7 +383,7 @@ class Builder:
                 cur = self.items(block["layers"], cur, path, local, block, "layers")
                 if i == 0 and (len(self.ops) - before) * count > MAX_OPS - before:
                     raise self.error(
-                        f"repeat: {count} of block '{name}' ({len(self.ops) - before} operations "
+                        f"{count} repeats of block '{name}' ({len(self.ops) - before} operations "
                         f"each) would exceed {MAX_OPS:,} operations", item, "repeat", path=base,
                         field="repeat", expected="a smaller network",
                     )

@@ -62,7 +62,8 @@ class Network:
             key = (id(op.layer), inputs)
             found = seen.get(key)
             if found is None:
-                found = op_figures(_tally(op, inputs), convention, dt, op.layer.call)
+                tally = _tally(op, inputs)
+                found = _located(op, lambda _: op_figures(tally, convention, dt, op.layer.call), inputs)
                 seen[key] = found
             elif op.checks is not None:
                 _located(op, op.checks.check_inputs, inputs)  # a shared record's stated inputs
