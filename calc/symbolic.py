@@ -157,7 +157,7 @@ def closed_form(network: Any, convention: Any, variables: tuple[str, ...] = ("H"
                 expected="some of " + ", ".join(n for n in axis_names if n != "C"),
             )
     symbols_ = {name: sympy.Symbol(name, integer=True, positive=True) for name in variables}
-    for d in _divisors(max_divisor):
+    def attempt(d: int) -> tuple[dict, dict, dict] | None:
         ks = {name: sympy.Symbol(f"k_{name}", integer=True, nonnegative=True) for name in variables}
         residues = {name: shape[axis_names.index(name)] % d for name in variables}
         sym_shape = tuple(
@@ -165,17 +165,45 @@ def closed_form(network: Any, convention: Any, variables: tuple[str, ...] = ("H"
         )
         report = network.evaluate(convention, input_shape=sym_shape)
         totals = {q: sympy.expand(getattr(report.totals, q)) for q in _QUANTITIES}
-        if all(_clean(e) for e in totals.values()):
-            break
-    else:
-        raise UsageError(
-            f"no closed form without floors for size divisors up to {max_divisor}",
-            expected="an input size with enough small factors",
-        )
+        return (ks, residues, totals) if all(_clean(e) for e in totals.values()) else None
+
+    found = None
+    # Most networks need the size divisible by their total downsampling: start there and halve
+    # while the form stays clean (2-3 symbolic passes instead of one per candidate divisor).
+    d = _reduction(network, shape, axis_names, variables)
+    while d >= 1 and (result := attempt(d)) is not None:
+        found = (d, result)
+        d //= 2
+    if found is None:
+        for d in _divisors(max_divisor):
+            if (result := attempt(d)) is not None:
+                found = (d, result)
+                break
+        else:
+            raise UsageError(
+                f"no closed form without floors for size divisors up to {max_divisor}",
+                expected="an input size with enough small factors",
+            )
+    d, (ks, residues, totals) = found
     back = {ks[n]: (symbols_[n] - residues[n]) / d for n in variables}
     in_vars = {q: sympy.expand(e.subs(back)) for q, e in totals.items()}
     form = ClosedForm(network.name, convention.name, tuple(variables), in_vars, d, residues, ())
     return verify(form, network, convention, shape, axis_names)
+
+
+def _reduction(network: Any, shape: tuple, axis_names: tuple, variables: tuple) -> int:
+    """The power of two at or above the network's largest input-to-feature-map size ratio along
+    the symbolic axes (224 -> 7 gives 32)."""
+    ratio = 1
+    for out in network.shapes(shape).values():
+        for name in variables:
+            axis = axis_names.index(name)
+            if name != "N" and len(out) == len(shape) and out[axis] > 0:
+                ratio = max(ratio, -(-shape[axis] // out[axis]))
+    power = 1
+    while power < ratio:
+        power *= 2
+    return power
 
 
 def verify(form: ClosedForm, network: Any, convention: Any, shape: tuple, axis_names: tuple) -> ClosedForm:
