@@ -7,6 +7,7 @@ expression) it defers to `calc.symbolic`, which is the only module that imports 
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -24,11 +25,8 @@ def flag(x: Any) -> Any:
 
 
 def prod(values: Iterable[Any]) -> Any:
-    """Product of the values; 1 for none."""
-    result: Any = 1
-    for v in values:
-        result = result * v
-    return result
+    """Product of the values; 1 for none.  (math.prod multiplies any objects, symbols too.)"""
+    return math.prod(values)
 
 
 def exact_div(a: Any, b: Any) -> Any:

@@ -269,9 +269,8 @@ class Builder:
 
     def merge(self, path: str, layer: Layer, inputs: tuple[int, ...], item: dict) -> int:
         locate = lambda field: self.src.where(item, field)  # noqa: E731
-        layer = self.share(layer)
-        checks = layer if layer.needs_check() else None
-        return self.emit(path, layer.kind, layer, inputs, checks, locate, item)
+        # Merges made here state no input and get as many inputs as they need: nothing to check.
+        return self.emit(path, layer.kind, self.share(layer), inputs, None, locate, item)
 
     # -- composites ----------------------------------------------------------------------------
     def _sequential(self, item: dict, cur: int, base: str, scope: Mapping[str, Any]) -> int:

@@ -61,12 +61,14 @@ class Network:
                 inputs = tuple([values[i] for i in sources])
             key = (id(op.layer), inputs)
             found = seen.get(key)
-            if found is None:
-                tally = _tally(op, inputs)
-                found = _located(op, lambda _: op_figures(tally, convention, dt, op.layer.call), inputs)
-                seen[key] = found
-            elif op.checks is not None:
-                _located(op, op.checks.check_inputs, inputs)  # a shared record's stated inputs
+            try:
+                if op.checks is not None:  # stated inputs are checked on every use of a record
+                    op.checks.check_inputs(inputs)
+                if found is None:
+                    found = op_figures(op.layer.tally(inputs), convention, dt, op.layer.call)
+                    seen[key] = found
+            except CalcError as exc:
+                raise _with_place(op, exc) from None
             values.append(found[1])
             figures.append(found)
         rows = Rows(self._paths, self._kinds, figures)
@@ -100,14 +102,15 @@ def run(ops: tuple[Op, ...], input_shape: Shape, emit: Callable[[Op, Any], Any])
 
 def _tally(op: Op, inputs: tuple[Shape, ...]) -> Any:
     """The operation's tally, its stated input checked first; errors get the op's location."""
-    if op.checks is not None:
-        _located(op, op.checks.check_inputs, inputs)
-    return _located(op, op.layer.tally, inputs)
-
-
-def _located(op: Op, step: Callable[[tuple[Shape, ...]], Any], inputs: tuple[Shape, ...]) -> Any:
     try:
-        return step(inputs)
+        if op.checks is not None:
+            op.checks.check_inputs(inputs)
+        return op.layer.tally(inputs)
     except CalcError as exc:
-        location = op.locate(exc.field) if op.locate else None
-        raise exc.with_context(location=location, path=op.path) from None
+        raise _with_place(op, exc) from None
+
+
+def _with_place(op: Op, exc: CalcError) -> CalcError:
+    """The error with the operation's path and where the spec wrote it (or the field named)."""
+    location = op.locate(exc.field) if op.locate else None
+    return exc.with_context(location=location, path=op.path)
