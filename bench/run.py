@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -523,7 +522,7 @@ def render_results(r: dict, fuzz_section: str) -> str:
             lines.append(f"| {n:,} | {s['yaml']:.2f} | {s['build']:.2f} | {s['evaluate']:.3f} | {s['render']:.2f} | "
                          f"{s['other']:.2f} | {s['main_total']:.2f} | {s['rss_mib']:.0f} |")
     lines += ["", "## Symbolic", "",
-              f"`calc.symbolic.closed_form(resnet50, exact)`: " + ", ".join(f"{x:.2f}" for x in sym["all"])
+              "`calc.symbolic.closed_form(resnet50, exact)`: " + ", ".join(f"{x:.2f}" for x in sym["all"])
               + f" s (fresh processes); size divisor found: {sym['divisor']}; MACs = `{sym['macs']}`.", ""]
     lines += ["## thop", ""]
     if "skipped" in th:

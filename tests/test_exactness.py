@@ -290,7 +290,7 @@ MACS = {  # independent: Cout * Hout * Wout * (Cin/g) * K * K
 def _kind_spec(kind: str) -> str:
     if kind in ("add", "mul", "concat"):
         merge = {"add": "add", "mul": "add", "concat": "concat"}[kind]
-        item = (f"{{type: gate, body: [{{type: sigmoid}}]}}" if kind == "mul"
+        item = ("{type: gate, body: [{type: sigmoid}]}" if kind == "mul"
                 else f"{{type: parallel, merge: {merge}, branches: [[{{type: identity}}], [{{type: relu}}]]}}")
     else:
         item = f"{{type: {kind}, {FIELDS.get(kind, '')}}}"

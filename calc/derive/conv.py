@@ -34,7 +34,7 @@ def build() -> Derivation:
                     "one output pixel: every input channel, then Cin - 1 adds to sum the channels")
     d.equals(Cin * grouped(2 * K**2 - 1) + grouped(Cin - 1), "f_ch from above")
     d.equals(2 * Cin * K**2 - 1, "expand: -Cin + Cin cancels")
-    F = d.define("F", f_px * Ho * Wo * Cout, "every pixel of every output channel")
+    d.define("F", f_px * Ho * Wo * Cout, "every pixel of every output channel")
     d.equals(grouped(2 * Cin * K**2 - 1) * Ho * Wo * Cout, "f_px from above")
     d.library(costs("conv", bias=False, **size)["flops"],
               "layer_costs('conv', bias=False)['flops'], convention exact")

@@ -22,7 +22,7 @@ from pydantic import NonNegativeInt, PositiveInt, model_validator
 from calc.arith import flag, exact_div, is_int, max_, prod
 from calc.errors import ShapeError, SpecError
 from calc.layers.base import (
-    IntOrAxes, Layer, SpatialInput, check_groups, feature_map, per_axis, require_positive,
+    IntOrAxes, SpatialInput, check_groups, feature_map, per_axis, require_positive,
 )
 from calc.layers.epilogue import WithEpilogue
 from calc.shapes import deconv_out

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import PositiveInt
 
 from calc.arith import flag, prod
-from calc.layers.base import FlatInput, Layer
+from calc.layers.base import FlatInput
 from calc.layers.epilogue import WithEpilogue
 from calc.tally import Shape, Tally
 
