@@ -110,28 +110,33 @@ def _text_table(table: Table) -> list[str]:
     return [line(table.headers), line(tuple("-" * w for w in widths)), *(line(r) for r in table.rows)]
 
 
-def to_text(d: Derivation) -> str:
-    out = [f"{d.topic}: {d.title}", f"source: {d.source}"]
+def _assemble(d: Derivation, out: list[str], steps: Any, section: Any, note: Any, table: Any) -> str:
+    """Walk a derivation's items: consecutive steps are laid out together by `steps`; sections,
+    notes and tables by their own functions (each returns lines)."""
     pending: list[Step] = []
-
-    def flush() -> None:
-        if pending:
-            out.extend(_text_steps(pending))
-            pending.clear()
-
     for item in d.items:
         if isinstance(item, Step):
             pending.append(item)
             continue
-        flush()
+        if pending:
+            out.extend(steps(pending))
+            pending.clear()
         if isinstance(item, Section):
-            out += ["", item.title]
+            out += section(item)
         elif isinstance(item, Note):
-            out.append(f"  {item.text}")
+            out += note(item)
         elif isinstance(item, Table):
-            out += _text_table(item)
-    flush()
+            out += table(item)
+    if pending:
+        out.extend(steps(pending))
     return "\n".join(out) + "\n"
+
+
+def to_text(d: Derivation) -> str:
+    return _assemble(
+        d, [f"{d.topic}: {d.title}", f"source: {d.source}"], _text_steps,
+        lambda s: ["", s.title], lambda n: [f"  {n.text}"], _text_table,
+    )
 
 
 # -- markdown -----------------------------------------------------------------------------------
@@ -197,28 +202,14 @@ def _latex_table(table: Table) -> list[str]:
 
 
 def to_latex(d: Derivation) -> str:
-    out = [rf"\subsection*{{{latex_text(d.topic)}: {latex_text(d.title)}}}",
-           rf"Source: {latex_text(d.source)}"]
-    pending: list[Step] = []
-
-    def flush() -> None:
-        if pending:
-            out.extend(_latex_steps(pending))
-            pending.clear()
-
-    for item in d.items:
-        if isinstance(item, Step):
-            pending.append(item)
-            continue
-        flush()
-        if isinstance(item, Section):
-            out += ["", rf"\paragraph{{{latex_text(item.title)}}}"]
-        elif isinstance(item, Note):
-            out += ["", latex_text(item.text)]
-        elif isinstance(item, Table):
-            out += ["", *_latex_table(item)]
-    flush()
-    return "\n".join(out) + "\n"
+    return _assemble(
+        d,
+        [rf"\subsection*{{{latex_text(d.topic)}: {latex_text(d.title)}}}", rf"Source: {latex_text(d.source)}"],
+        _latex_steps,
+        lambda s: ["", rf"\paragraph{{{latex_text(s.title)}}}"],
+        lambda n: ["", latex_text(n.text)],
+        lambda t: ["", *_latex_table(t)],
+    )
 
 
 def render(d: Derivation, fmt: str = "text") -> str:
