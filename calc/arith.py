@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,9 +24,8 @@ def flag(x: Any) -> Any:
     return int(x) if isinstance(x, bool) else x
 
 
-def prod(values: Iterable[Any]) -> Any:
-    """Product of the values; 1 for none.  (math.prod multiplies any objects, symbols too.)"""
-    return math.prod(values)
+prod = math.prod
+"""Product of the values; 1 for none.  (math.prod multiplies any objects, symbols too.)"""
 
 
 def exact_div(a: Any, b: Any) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
+from itertools import repeat
 from enum import StrEnum
 from typing import Any
 
@@ -107,16 +108,17 @@ class Totals:
         )
 
     @classmethod
-    def of_figures(cls, figures: Iterable[tuple]) -> "Totals":
-        """The same sums over `op_figures` tuples (no row objects needed)."""
+    def of_figures(cls, figures: Iterable[tuple], counts: Iterable[int] | None = None) -> "Totals":
+        """The same sums over `op_figures` tuples (no row objects needed), each counted
+        `counts[i]` times (a repeated operation is summed once, times its uses)."""
         params = buffers = macs = flops = access = size = largest = 0
-        for _op, _out, p, b, m, f, a, nbytes, act in figures:
-            params = params + p
-            buffers = buffers + b
-            macs = macs + m
-            flops = flops + f
-            access = access + a
-            size = size + nbytes
+        for (_op, _out, p, b, m, f, a, nbytes, act), n in zip(figures, counts or repeat(1)):
+            params = params + n * p
+            buffers = buffers + n * b
+            macs = macs + n * m
+            flops = flops + n * f
+            access = access + n * a
+            size = size + n * nbytes
             if type(act) is int and act > largest:
                 largest = act
         return cls(params, buffers, macs, flops, access, size, largest)

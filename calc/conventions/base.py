@@ -122,12 +122,18 @@ class Convention:
                 f"convention '{self.name}' reproduces its tool at batch 1 only",
                 expected="batch: 1",
             )
+        rule = self.rules.get(tally.op) if call == "module" else None
         try:
-            return self.rule_for(tally.op, call).flops(tally)
+            if rule is None or rule.refuse:
+                return self.rule_for(tally.op, call).flops(tally)
         except ConventionError as exc:
             if not exc.message.startswith("convention"):
                 exc.message = f"convention '{self.name}': {exc.message}"
             raise
+        total: Any = 0  # the common case, inlined: a module's rule, applied term by term
+        for name, coefficient in rule._plain_terms:
+            total = total + coefficient * getattr(tally, name)
+        return total
 
 
 def per_op(default: Rule | None = None, /, **rules: Rule) -> dict[str, Rule]:

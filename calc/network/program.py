@@ -50,29 +50,40 @@ class Network:
         shape = self.input_shape if input_shape is None else input_shape
         values: list[Shape] = [shape]
         figures: list[tuple] = []
+        append_value, append_figures = values.append, figures.append
         # Networks repeat blocks: the builder shares identical records, so an (operation,
         # input shapes) pair seen before in this evaluation reuses its figures.
         seen: dict[tuple[int, tuple[Shape, ...]], tuple] = {}
-        for op in self.ops:
-            sources = op.inputs
-            if len(sources) == 1:
-                inputs: tuple[Shape, ...] = (values[sources[0]],)
-            else:
-                inputs = tuple([values[i] for i in sources])
-            key = (id(op.layer), inputs)
+        uses: dict[tuple[int, tuple[Shape, ...]], int] = {}
+        for op, source, sources, layer_id, layer, checks, call in self._plan:
+            inputs = (values[source],) if source >= 0 else tuple([values[i] for i in sources])
+            key = (layer_id, inputs)
             found = seen.get(key)
             try:
-                if op.checks is not None:  # stated inputs are checked on every use of a record
-                    op.checks.check_inputs(inputs)
+                if checks is not None:  # stated inputs are checked on every use of a record
+                    checks.check_inputs(inputs)
                 if found is None:
-                    found = op_figures(op.layer.tally(inputs), convention, dt, op.layer.call)
-                    seen[key] = found
+                    found = seen[key] = op_figures(layer.tally(inputs), convention, dt, call)
+                    uses[key] = 1
+                else:
+                    uses[key] += 1
             except CalcError as exc:
                 raise _with_place(op, exc) from None
-            values.append(found[1])
-            figures.append(found)
+            append_value(found[1])
+            append_figures(found)
         rows = Rows(self._paths, self._kinds, figures)
-        return Report(self.name, convention, dt, (shape,), rows, Totals.of_figures(figures))
+        totals = Totals.of_figures(seen.values(), [uses[k] for k in seen])
+        return Report(self.name, convention, dt, (shape,), rows, totals)
+
+    @cached_property
+    def _plan(self) -> tuple[tuple, ...]:
+        """Per operation, what the evaluation loop reads (flattened once: attribute lookups
+        are a large share of a re-evaluation's time)."""
+        return tuple(
+            (op, op.inputs[0] if len(op.inputs) == 1 else -1, op.inputs, id(op.layer), op.layer,
+             op.checks, op.layer.call)
+            for op in self.ops
+        )
 
     @cached_property
     def _paths(self) -> tuple[str, ...]:
