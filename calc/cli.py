@@ -258,8 +258,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Counts are exact whatever their size: messages and reports may quote ints of more than
     # Python's default 4300-digit text limit.
     import gc
+    import os
 
     from calc.arith import all_digits
+
+    # calc's own records use no pydantic plugin; skipping their discovery saves an
+    # importlib.metadata scan of every installed distribution on each command.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
     # A command is short-lived and keeps what it builds to the end: the cyclic garbage
     # collector's passes over 10^5 live objects cost more than they could ever free.
