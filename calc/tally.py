@@ -111,6 +111,3 @@ class Tally:
         if self._out is None:
             self._out = elements(self.output)
         return self._out
-
-    def counter(self, name: Counter) -> Any:
-        return getattr(self, name.value)
