@@ -30,7 +30,7 @@ prod = math.prod
 
 def exact_div(a: Any, b: Any) -> Any:
     """a / b where b is known to divide a (e.g. Cin / groups): an int, never a float."""
-    if is_int(a) and is_int(b):
+    if type(a) is int and type(b) is int:  # is_int, inlined: formulas call this per operation
         q, r = divmod(a, b)
         if r:
             raise ArithmeticError(f"{a} is not divisible by {b}")

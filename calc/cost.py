@@ -69,22 +69,21 @@ VIEW_OPS = frozenset({"flatten", "identity", "dropout", "split"})
 """Operations that are views at inference (no element is read or written): mem_access 0."""
 
 
-def op_figures(tally: Tally, convention: Convention, dt: Dtype, call: str = "module") -> tuple:
-    """An operation's figures, in OpCost's field order after path and kind."""
-    if tally.op in VIEW_OPS:
-        access: Any = 0
-    else:
-        access = mem_access(tally.in_elements, tally.params, tally.buffers, tally.out_elements)
+def op_figures(tally: Tally, convention: Convention, width: int, call: str = "module") -> tuple:
+    """An operation's figures, in OpCost's field order after path and kind; `width` is the
+    dtype's bytes per element (BYTES[dt], looked up once per evaluation)."""
+    op, params, buffers, out = tally.op, tally.params, tally.buffers, tally.out_elements
+    access: Any = 0 if op in VIEW_OPS else mem_access(tally.in_elements, params, buffers, out)
     return (
-        tally.op, tally.output, tally.params, tally.buffers, tally.macs,
-        convention.flops(tally, call), access, access * BYTES[dt], tally.out_elements,
+        op, tally.output, params, buffers, tally.macs,
+        convention.flops(tally, call), access, access * width, out,
     )
 
 
 def op_cost(
     path: str, kind: str, tally: Tally, convention: Convention, dt: Dtype, call: str = "module"
 ) -> OpCost:
-    return OpCost(path, kind, *op_figures(tally, convention, dt, call))
+    return OpCost(path, kind, *op_figures(tally, convention, BYTES[dt], call))
 
 
 SUMMED = ("params", "buffers", "macs", "flops", "mem_access", "mem_bytes")

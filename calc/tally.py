@@ -28,7 +28,6 @@ buffers      non-trainable stored values (e.g. batch-norm running mean and varia
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -57,41 +56,64 @@ class Counter(StrEnum):
     BUFFERS = "buffers"
 
 
-def elements(shape: Shape) -> Any:
-    return prod(shape)
-
-
-@dataclass(slots=True)
 class Tally:
-    """Treat as immutable: not frozen only because frozen dataclasses are slow to build, and a
-    network re-evaluation builds one per operation."""
+    """Treat as immutable.  A plain slotted class, not a dataclass: a network re-evaluation
+    builds one per distinct operation, and this constructor is the cheapest Python offers."""
 
-    op: str
-    inputs: tuple[Shape, ...]
-    output: Shape
-    params: Any = 0
-    buffers: Any = 0
-    macs: Any = 0
-    dot_outputs: Any = 0
-    bias_adds: Any = 0
-    window: Any = 0
-    merge_ops: Any = 0
-    rows: Any = 0
-    macs_all: Any = None
-    macs_at_outputs: Any = None
-    affine_in: Any = 0
-    scaled_in: Any = 0
-    target_positions: Any = 0
+    __slots__ = (
+        "op", "inputs", "output", "params", "buffers", "macs", "dot_outputs", "bias_adds",
+        "window", "merge_ops", "rows", "macs_all", "macs_at_outputs", "affine_in", "scaled_in",
+        "target_positions", "_in", "_out",
+    )
 
-    _in: Any = None
-    _out: Any = None
-
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        op: str,
+        inputs: tuple[Shape, ...],
+        output: Shape,
+        params: Any = 0,
+        buffers: Any = 0,
+        macs: Any = 0,
+        dot_outputs: Any = 0,
+        bias_adds: Any = 0,
+        window: Any = 0,
+        merge_ops: Any = 0,
+        rows: Any = 0,
+        macs_all: Any = None,
+        macs_at_outputs: Any = None,
+        affine_in: Any = 0,
+        scaled_in: Any = 0,
+        target_positions: Any = 0,
+    ) -> None:
+        self.op = op
+        self.inputs = inputs
+        self.output = output
+        self.params = params
+        self.buffers = buffers
+        self.macs = macs
+        self.dot_outputs = dot_outputs
+        self.bias_adds = bias_adds
+        self.window = window
+        self.merge_ops = merge_ops
+        self.rows = rows
         # For every operation but a transposed conv the three product counts coincide.
-        if self.macs_all is None:
-            self.macs_all = self.macs
-        if self.macs_at_outputs is None:
-            self.macs_at_outputs = self.macs
+        self.macs_all = macs if macs_all is None else macs_all
+        self.macs_at_outputs = macs if macs_at_outputs is None else macs_at_outputs
+        self.affine_in = affine_in
+        self.scaled_in = scaled_in
+        self.target_positions = target_positions
+        self._in = self._out = None
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__[:-2])
+        return f"Tally({fields})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Tally:
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__[:-2])
+
+    __hash__ = None  # type: ignore[assignment]  # mutable slots, compared by value
 
     @property
     def batch_params(self) -> Any:
@@ -100,14 +122,18 @@ class Tally:
     @property
     def in_elements(self) -> Any:
         if self._in is None:
-            total: Any = 0
-            for shape in self.inputs:
-                total = total + elements(shape)
-            self._in = total
+            inputs = self.inputs
+            if len(inputs) == 1:
+                self._in = prod(inputs[0])
+            else:
+                total: Any = 0
+                for shape in inputs:
+                    total = total + prod(shape)
+                self._in = total
         return self._in
 
     @property
     def out_elements(self) -> Any:
         if self._out is None:
-            self._out = elements(self.output)
+            self._out = prod(self.output)
         return self._out

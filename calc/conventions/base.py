@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from calc.errors import ConventionError
@@ -117,23 +118,36 @@ class Convention:
             ) from None
 
     def flops(self, tally: Tally, call: str = "module") -> Any:
+        terms = self._module_terms.get(tally.op) if call == "module" else None
+        if terms is None:
+            return self._flops_checked(tally, call)
+        total: Any = 0  # the common case, inlined: a module's rule, applied term by term
+        for name, coefficient in terms:
+            total = total + coefficient * getattr(tally, name)
+        return total
+
+    def _flops_checked(self, tally: Tally, call: str) -> Any:
+        """Every other case: batch-1 conventions, functional and method calls, refusals and
+        missing rules (whose errors name the convention)."""
         if self.batch_one and tally.output and tally.output[0] != 1:
             raise ConventionError(
                 f"convention '{self.name}' reproduces its tool at batch 1 only",
                 expected="batch: 1",
             )
-        rule = self.rules.get(tally.op) if call == "module" else None
         try:
-            if rule is None or rule.refuse:
-                return self.rule_for(tally.op, call).flops(tally)
+            return self.rule_for(tally.op, call).flops(tally)
         except ConventionError as exc:
             if not exc.message.startswith("convention"):
                 exc.message = f"convention '{self.name}': {exc.message}"
             raise
-        total: Any = 0  # the common case, inlined: a module's rule, applied term by term
-        for name, coefficient in rule._plain_terms:
-            total = total + coefficient * getattr(tally, name)
-        return total
+
+    @cached_property
+    def _module_terms(self) -> dict[str, tuple[tuple[str, int], ...]]:
+        """op -> (counter name, coefficient) pairs of the module rules the fast path may apply
+        unchecked (none for a batch-1 convention, whose every call checks the batch)."""
+        if self.batch_one:
+            return {}
+        return {op: r._plain_terms for op, r in self.rules.items() if not r.refuse}
 
 
 def per_op(default: Rule | None = None, /, **rules: Rule) -> dict[str, Rule]:

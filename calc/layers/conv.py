@@ -49,11 +49,13 @@ def resolve_padding(
 ) -> tuple[tuple[Any, Any], ...]:
     """(low, high) padding per axis from an int, a list, 'valid' (0) or 'same'."""
     dims = len(spatial)
+    if type(padding) is int:
+        return ((padding, padding),) * dims
     if padding == "valid":
         return ((0, 0),) * dims
     if padding == "same":
-        return tuple(same_padding(*a) for a in zip(spatial, kernel, stride, dilation))
-    return tuple((p, p) for p in per_axis(padding, dims, "padding"))
+        return tuple([same_padding(*a) for a in zip(spatial, kernel, stride, dilation)])
+    return tuple([(p, p) for p in per_axis(padding, dims, "padding")])
 
 
 def conv_tally(
@@ -68,29 +70,33 @@ def conv_tally(
     dilation: Any,
     bias: Any,
 ) -> Tally:
-    """Shape rule and counts shared by conv, depthwise and pointwise records."""
+    """Shape rule and counts shared by conv, depthwise and pointwise records.  (Written for
+    re-evaluation speed: list comprehensions, and a failing size's message built only then.)"""
     (shape,) = inputs
-    feature_map(shape, layer.kind)
+    if len(shape) < 3:
+        feature_map(shape, layer.kind)
     n, cin, *spatial = shape
     dims = len(spatial)
-    bias = flag(bias)
-    k = per_axis(kernel, dims, "K")
-    s = per_axis(stride, dims, "stride")
-    d = per_axis(dilation, dims, "dilation")
-    pads = resolve_padding(padding, tuple(spatial), k, s, d)
-    if is_int(cin) and is_int(groups) and cin % groups:
+    # per_axis, inlined for the usual single int (this runs once per conv per re-evaluation)
+    k = (kernel,) * dims if type(kernel) is int else per_axis(kernel, dims, "K")
+    s = (stride,) * dims if type(stride) is int else per_axis(stride, dims, "stride")
+    d = (dilation,) * dims if type(dilation) is int else per_axis(dilation, dims, "dilation")
+    pads = resolve_padding(padding, spatial, k, s, d)
+    if type(cin) is int and type(groups) is int and cin % groups:
         raise ShapeError(
             f"groups={groups} does not divide the {cin} input channels",
             field="groups",
             expected=f"a divisor of {cin}",
         )
-    out = tuple(conv_out(x, kk, ss, lo, hi, dd) for x, kk, ss, (lo, hi), dd in zip(spatial, k, s, pads, d))
+    out = tuple([conv_out(x, kk, ss, lo, hi, dd) for x, kk, ss, (lo, hi), dd in zip(spatial, k, s, pads, d)])
     for x, kk, dd, (lo, hi), o in zip(spatial, k, d, pads, out):
-        require_positive(
-            "K", o,
-            lambda: f"kernel {kk} (spanning {dd * (kk - 1) + 1} with dilation {dd}) is larger "
-            f"than the padded input {x} + {lo + hi}",
-        )
+        if type(o) is int and o < 1:
+            require_positive(
+                "K", o,
+                lambda: f"kernel {kk} (spanning {dd * (kk - 1) + 1} with dilation {dd}) is larger "
+                f"than the padded input {x} + {lo + hi}",
+            )
+    bias = flag(bias)
     dot = conv_dot_outputs(n, cout, out)
     return Tally(
         op="conv",

@@ -24,6 +24,9 @@ def merge_ops(operands: Any, out_elements: Any) -> Any:
 
 def broadcast(shapes: tuple[Shape, ...]) -> Shape:
     """NumPy/PyTorch broadcasting of equal-rank shapes: each axis equal or 1."""
+    first = shapes[0]
+    if all(s == first for s in shapes):  # the residual case: nothing to broadcast
+        return first
     ranks = {len(s) for s in shapes}
     if len(ranks) != 1:
         raise ShapeError(

@@ -36,11 +36,12 @@ class BatchNorm(SpatialInput):
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         (shape,) = inputs
         channels = shape[1]
+        affine = flag(self.affine)
         return Tally(
             op="batchnorm",
             inputs=inputs,
             output=shape,
-            params=batchnorm_params(channels, flag(self.affine)),
+            params=batchnorm_params(channels, affine),
             buffers=batchnorm_buffers(channels),
-            affine_in=flag(self.affine) * prod(shape),
+            affine_in=affine * prod(shape),
         )

@@ -14,7 +14,7 @@ from typing import Any
 
 from calc import conventions
 from calc.conventions import Convention
-from calc.cost import Dtype, Totals, op_figures
+from calc.cost import BYTES, Dtype, Totals, op_figures
 from calc.errors import CalcError, Location
 from calc.layers import Layer
 from calc.report import Report, Rows
@@ -48,31 +48,33 @@ class Network:
     ) -> Report:
         convention = convention or conventions.get(conventions.DEFAULT)
         shape = self.input_shape if input_shape is None else input_shape
-        values: list[Shape] = [shape]
-        figures: list[tuple] = []
-        append_value, append_figures = values.append, figures.append
+        width = BYTES[dt]
+        # figures[i][1] is value i's shape: value 0, the input, has a stand-in row.
+        figures: list[tuple] = [(None, shape)]
+        append = figures.append
         # Networks repeat blocks: the builder shares identical records, so an (operation,
-        # input shapes) pair seen before in this evaluation reuses its figures.
-        seen: dict[tuple[int, tuple[Shape, ...]], tuple] = {}
-        uses: dict[tuple[int, tuple[Shape, ...]], int] = {}
+        # input shapes) pair seen before in this evaluation reuses its figures.  Each entry is
+        # [figures, uses]: totals sum every distinct operation once, times its uses.
+        seen: dict[tuple[int, tuple[Shape, ...]], list] = {}
         for op, source, sources, layer_id, layer, checks, call in self._plan:
-            inputs = (values[source],) if source >= 0 else tuple([values[i] for i in sources])
+            if source >= 0:
+                inputs = (figures[source][1],)
+            else:
+                inputs = tuple([figures[i][1] for i in sources])
             key = (layer_id, inputs)
-            found = seen.get(key)
+            entry = seen.get(key)
             try:
                 if checks is not None:  # stated inputs are checked on every use of a record
                     checks.check_inputs(inputs)
-                if found is None:
-                    found = seen[key] = op_figures(layer.tally(inputs), convention, dt, call)
-                    uses[key] = 1
-                else:
-                    uses[key] += 1
+                if entry is None:
+                    entry = seen[key] = [op_figures(layer.tally(inputs), convention, width, call), 0]
             except CalcError as exc:
                 raise _with_place(op, exc) from None
-            append_value(found[1])
-            append_figures(found)
-        rows = Rows(self._paths, self._kinds, figures)
-        totals = Totals.of_figures(seen.values(), [uses[k] for k in seen])
+            entry[1] += 1
+            append(entry[0])
+        rows = Rows(self._paths, self._kinds, figures[1:])
+        entries = seen.values()
+        totals = Totals.of_figures([e[0] for e in entries], [e[1] for e in entries])
         return Report(self.name, convention, dt, (shape,), rows, totals)
 
     @cached_property
