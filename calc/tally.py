@@ -63,7 +63,7 @@ class Tally:
     __slots__ = (
         "op", "inputs", "output", "params", "buffers", "macs", "dot_outputs", "bias_adds",
         "window", "merge_ops", "rows", "macs_all", "macs_at_outputs", "affine_in", "scaled_in",
-        "target_positions", "_in", "_out",
+        "target_positions", "in_elements", "out_elements",
     )
 
     def __init__(
@@ -102,7 +102,9 @@ class Tally:
         self.affine_in = affine_in
         self.scaled_in = scaled_in
         self.target_positions = target_positions
-        self._in = self._out = None
+        # Derived counters, computed at once: every costing reads both.
+        self.out_elements = prod(output)
+        self.in_elements = prod(inputs[0]) if len(inputs) == 1 else sum(map(prod, inputs))
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__[:-2])
@@ -118,22 +120,3 @@ class Tally:
     @property
     def batch_params(self) -> Any:
         return self.output[0] * self.params if self.output else self.params
-
-    @property
-    def in_elements(self) -> Any:
-        if self._in is None:
-            inputs = self.inputs
-            if len(inputs) == 1:
-                self._in = prod(inputs[0])
-            else:
-                total: Any = 0
-                for shape in inputs:
-                    total = total + prod(shape)
-                self._in = total
-        return self._in
-
-    @property
-    def out_elements(self) -> Any:
-        if self._out is None:
-            self._out = prod(self.output)
-        return self._out

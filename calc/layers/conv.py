@@ -46,16 +46,16 @@ def conv_dot_outputs(n: Any, cout: Any, out: tuple) -> Any:
 
 def resolve_padding(
     padding: Any, spatial: tuple, kernel: tuple, stride: tuple, dilation: tuple
-) -> tuple[tuple[Any, Any], ...]:
-    """(low, high) padding per axis from an int, a list, 'valid' (0) or 'same'."""
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """Low and high padding per axis, from an int, a list, 'valid' (0) or 'same'."""
     dims = len(spatial)
-    if type(padding) is int:
-        return ((padding, padding),) * dims
     if padding == "valid":
-        return ((0, 0),) * dims
+        return (0,) * dims, (0,) * dims
     if padding == "same":
-        return tuple([same_padding(*a) for a in zip(spatial, kernel, stride, dilation)])
-    return tuple([(p, p) for p in per_axis(padding, dims, "padding")])
+        pairs = [same_padding(*a) for a in zip(spatial, kernel, stride, dilation)]
+        return tuple(lo for lo, _ in pairs), tuple(hi for _, hi in pairs)
+    both = per_axis(padding, dims, "padding")
+    return both, both
 
 
 def conv_tally(
@@ -70,33 +70,36 @@ def conv_tally(
     dilation: Any,
     bias: Any,
 ) -> Tally:
-    """Shape rule and counts shared by conv, depthwise and pointwise records.  (Written for
-    re-evaluation speed: list comprehensions, and a failing size's message built only then.)"""
+    """Shape rule and counts shared by conv, depthwise and pointwise records.
+
+    This runs once per distinct conv of every network re-evaluation, and CPython 3.11 charges
+    more for a Python call than for anything else here: the usual single-int fields skip
+    `per_axis` and `resolve_padding`, and a failing size's message is built only then."""
     (shape,) = inputs
     if len(shape) < 3:
         feature_map(shape, layer.kind)
-    n, cin, *spatial = shape
+    n = shape[0]
+    cin = shape[1]
+    spatial = shape[2:]
     dims = len(spatial)
-    # per_axis, inlined for the usual single int (this runs once per conv per re-evaluation)
     k = (kernel,) * dims if type(kernel) is int else per_axis(kernel, dims, "K")
     s = (stride,) * dims if type(stride) is int else per_axis(stride, dims, "stride")
     d = (dilation,) * dims if type(dilation) is int else per_axis(dilation, dims, "dilation")
-    pads = resolve_padding(padding, spatial, k, s, d)
+    if type(padding) is int:
+        lows = highs = (padding,) * dims
+    else:
+        lows, highs = resolve_padding(padding, spatial, k, s, d)
     if type(cin) is int and type(groups) is int and cin % groups:
         raise ShapeError(
             f"groups={groups} does not divide the {cin} input channels",
             field="groups",
             expected=f"a divisor of {cin}",
         )
-    out = tuple([conv_out(x, kk, ss, lo, hi, dd) for x, kk, ss, (lo, hi), dd in zip(spatial, k, s, pads, d)])
-    for x, kk, dd, (lo, hi), o in zip(spatial, k, d, pads, out):
+    out = tuple(map(conv_out, spatial, k, s, lows, highs, d))
+    for o in out:
         if type(o) is int and o < 1:
-            require_positive(
-                "K", o,
-                lambda: f"kernel {kk} (spanning {dd * (kk - 1) + 1} with dilation {dd}) is larger "
-                f"than the padded input {x} + {lo + hi}",
-            )
-    bias = flag(bias)
+            _window_too_large(spatial, k, d, lows, highs, out)
+    bias = 1 if bias is True else 0 if bias is False else bias  # flag(bias), inlined
     dot = conv_dot_outputs(n, cout, out)
     return Tally(
         op="conv",
@@ -107,6 +110,18 @@ def conv_tally(
         dot_outputs=dot,
         bias_adds=bias * dot,
     )
+
+
+def _window_too_large(
+    spatial: tuple, k: tuple, d: tuple, lows: tuple, highs: tuple, out: tuple
+) -> None:
+    """Raise for the first axis whose output size is below 1: the kernel does not fit."""
+    for x, kk, dd, lo, hi, o in zip(spatial, k, d, lows, highs, out):
+        require_positive(
+            "K", o,
+            lambda: f"kernel {kk} (spanning {dd * (kk - 1) + 1} with dilation {dd}) is larger "
+            f"than the padded input {x} + {lo + hi}",
+        )
 
 
 class _ConvFields(WithEpilogue, SpatialInput):
