@@ -56,7 +56,7 @@ class Network:
         # input shapes) pair seen before in this evaluation reuses its figures.  Each entry is
         # [figures, uses]: totals sum every distinct operation once, times its uses.
         seen: dict[tuple[int, tuple[Shape, ...]], list] = {}
-        for op, source, sources, layer_id, layer, checks, call in self._plan:
+        for op, source, sources, layer_id, tally, checks, call in self._plan:
             if source >= 0:
                 inputs = (figures[source][1],)
             else:
@@ -67,7 +67,7 @@ class Network:
                 if checks is not None:  # stated inputs are checked on every use of a record
                     checks.check_inputs(inputs)
                 if entry is None:
-                    entry = seen[key] = [op_figures(layer.tally(inputs), convention, width, call), 0]
+                    entry = seen[key] = [op_figures(tally(inputs), convention, width, call), 0]
             except CalcError as exc:
                 raise _with_place(op, exc) from None
             entry[1] += 1
@@ -80,10 +80,10 @@ class Network:
     @cached_property
     def _plan(self) -> tuple[tuple, ...]:
         """Per operation, what the evaluation loop reads (flattened once: attribute lookups
-        are a large share of a re-evaluation's time)."""
+        are a large share of a re-evaluation's time), the record's bound `tally` included."""
         return tuple(
-            (op, op.inputs[0] if len(op.inputs) == 1 else -1, op.inputs, id(op.layer), op.layer,
-             op.checks, op.layer.call)
+            (op, op.inputs[0] if len(op.inputs) == 1 else -1, op.inputs, id(op.layer),
+             op.layer.tally, op.checks, op.layer.call)
             for op in self.ops
         )
 
