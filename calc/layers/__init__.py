@@ -3,8 +3,6 @@
 To add a kind: write its record and formulas in a module here, then list the class in `KINDS`.
 """
 
-from __future__ import annotations
-
 from calc.layers.activation import Activation, ActivationKind
 from calc.layers.base import Layer
 from calc.layers.conv import Conv, Depthwise, Pointwise, Separable

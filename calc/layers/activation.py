@@ -3,8 +3,6 @@
 Per-element costs differ by convention and live in `calc.conventions`, not here.
 """
 
-from __future__ import annotations
-
 from enum import StrEnum
 from typing import Any, Literal
 

@@ -8,8 +8,6 @@ A record may also state its input (``Cin``, ``H``, ``W``, ...): a standalone lay
 costed; inside a network the input is inferred and a stated value is checked against it.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 

@@ -11,8 +11,6 @@ count is 2*macs - dot_outputs + bias_adds, i.e. (2*Cin*K^2 - 1)*Hout*Wout*Cout w
 Output size: floor((H + 2p - d(K-1) - 1)/s) + 1 (PyTorch Conv2d docs).
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from pydantic import NonNegativeInt, PositiveInt, model_validator

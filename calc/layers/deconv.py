@@ -13,8 +13,6 @@ NB: profilers count N * Cin * prod(H) * (Cout/g) * prod(K), which includes cropp
 docs/profilers.md for how each emulation prices it.
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from pydantic import NonNegativeInt, PositiveInt, model_validator

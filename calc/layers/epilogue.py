@@ -4,8 +4,6 @@ They are separate primitive operations with their own rows (``<path>.bn``, ``<pa
 convention prices them by its own rules and BN folding can remove the BN row.
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from pydantic import Strict

@@ -6,8 +6,6 @@
 Exact count: (2*Cin - 1)*Cout per row without bias, 2*Cin*Cout with it.
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from pydantic import PositiveInt

@@ -5,8 +5,6 @@
     concat     output sums the inputs along `dim`; no arithmetic, only data movement
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from pydantic import Field, PositiveInt

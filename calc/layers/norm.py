@@ -4,8 +4,6 @@ which is not a per-channel statistic and is left out of `buffers` (NB: torchinfo
 `model.buffers()` differ on this; see docs/profilers.md).
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from calc.arith import flag, prod

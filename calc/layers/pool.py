@@ -10,8 +10,6 @@ Output size: floor((H + 2p - d(K-1) - 1)/s) + 1, or with ceil_mode the ceiling, 
 window that would start in the right padding (PyTorch MaxPool2d docs).
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from pydantic import NonNegativeInt, PositiveInt, model_validator

@@ -2,8 +2,6 @@
 channel shuffle (ShuffleNet), identity.  They cost memory traffic, not FLOPs, in every
 convention that prices them at zero."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field, PositiveInt

@@ -4,8 +4,6 @@
              4 for bilinear), output elements for nearest (one copy each)
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from pydantic import PositiveInt, model_validator
