@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -40,11 +41,21 @@ NOTABLE = ("pydantic", "pydantic_core", "asyncio", "annotated_types", "importlib
 FUZZ_BEGIN, FUZZ_END = "<!-- fuzz-long: begin -->", "<!-- fuzz-long: end -->"
 
 
-def env() -> dict[str, str]:
+def env(path: Path = ROOT) -> dict[str, str]:
+    """The children's environment: `path` (the repository) first on PYTHONPATH, and bytecode
+    caching as on a user's machine (a PYTHONDONTWRITEBYTECODE of ours is not passed on)."""
     e = dict(os.environ)
-    e["PYTHONPATH"] = str(ROOT) + (os.pathsep + e["PYTHONPATH"] if e.get("PYTHONPATH") else "")
+    e["PYTHONPATH"] = str(path) + (os.pathsep + e["PYTHONPATH"] if e.get("PYTHONPATH") else "")
     e.pop("PYTHONSTARTUP", None)
+    e.pop("PYTHONDONTWRITEBYTECODE", None)
     return e
+
+
+def compile_bytecode() -> None:
+    """Write calc's bytecode cache (__pycache__, git-ignored) as `pip install` does, so start-up
+    is measured as users meet it rather than with every module compiled from source."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "calc")], env=env(), check=True,
+                   stdout=subprocess.DEVNULL)
 
 
 def median(xs: list[float]) -> float:
@@ -62,11 +73,12 @@ class Child:
     """Wall time, peak RSS (KiB), exit code and captured stderr of one subprocess."""
 
     def __init__(self, argv: list[str], *, timeout: float = 600, stdout=subprocess.DEVNULL,
-                 capture_stdout: bool = False) -> None:
+                 capture_stdout: bool = False, environ: dict[str, str] | None = None) -> None:
         err = tempfile.TemporaryFile()
         out = tempfile.TemporaryFile() if capture_stdout else stdout
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env(), stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, cwd=ROOT, env=environ or env(), stdout=out, stderr=err,
+                                stdin=subprocess.DEVNULL)
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
         try:
@@ -103,24 +115,90 @@ def child_json(code: str, timeout: float = 600) -> dict:
 # -- 1. CLI end to end ------------------------------------------------------------------------------
 
 
+FLOOR_CODE = f"""
+import yaml
+from pydantic import BaseModel, Field
+
+class Record(BaseModel):
+    Cout: int = Field(gt=0)
+
+with open({RESNET50!r}) as fh:
+    yaml.load(fh, Loader=yaml.CSafeLoader)
+Record.model_validate({{"Cout": 64}})
+"""
+"""The least any pydantic-validated YAML tool does: import PyYAML and pydantic, load the same
+spec with LibYAML, validate one one-field record.  No calc code."""
+
+
 def bench_cli(reps: int) -> dict:
-    log(f"[cli] calc report {RESNET50} vs python -c pass, {reps} interleaved runs")
-    py("-c", "pass"), py("-m", "calc", "report", RESNET50)  # warm the page cache
-    base, cli, rss, pairs = [], [], [], []
+    log(f"[cli] calc report {RESNET50} vs python -c pass and the pydantic+yaml floor, {reps} interleaved runs")
+    py("-c", "pass"), py("-m", "calc", "report", RESNET50), py("-c", FLOOR_CODE)  # warm the page cache
+    base, cli, floor, rss, pairs = [], [], [], [], []
     for _ in range(reps):
         b = py("-c", "pass")
         c = py("-m", "calc", "report", RESNET50)
-        if c.code != 0:
-            raise RuntimeError(f"calc report failed: {c.stderr[-2000:]}")
+        f = py("-c", FLOOR_CODE)
+        if c.code != 0 or f.code != 0:
+            raise RuntimeError(f"calc report or the floor program failed: {c.stderr[-2000:]}{f.stderr[-2000:]}")
         base.append(b.seconds)
         cli.append(c.seconds)
+        floor.append(f.seconds)
         rss.append(c.maxrss_kib)
         pairs.append(c.seconds / b.seconds)
+    # Without a bytecode cache for calc (a copy of the package, nothing written): what the first
+    # run after a source install or an edit costs.
+    with tempfile.TemporaryDirectory(prefix="flopcalc-nocache-") as tmp:
+        shutil.copytree(ROOT / "calc", Path(tmp) / "calc", ignore=shutil.ignore_patterns("__pycache__"))
+        e = env(Path(tmp)) | {"PYTHONDONTWRITEBYTECODE": "1"}
+        uncached = [Child([sys.executable, "-m", "calc", "report", RESNET50], environ=e).seconds
+                    for _ in range(max(1, reps // 3))]
     return {
         "reps": reps, "pass_s": median(base), "cli_s": median(cli), "ratio": median(cli) / median(base),
         "pair_ratio_median": median(pairs), "cli_all": cli, "pass_all": base,
-        "cli_rss_mib": median(rss) / 1024,
+        "cli_rss_mib": median(rss) / 1024, "floor_s": median(floor), "floor_all": floor,
+        "floor_ratio": median(floor) / median(base), "uncached_s": median(uncached),
     }
+
+
+def callgrind_instructions(argv: list[str]) -> int | None:
+    """Instructions one run executes, counted by valgrind's callgrind: the same for the same
+    program and input however busy the machine is."""
+    proc = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv], cwd=ROOT,
+                          env=env(), capture_output=True, text=True)
+    m = re.search(r"Collected : (\d+)", proc.stderr)
+    return int(m.group(1)) if m and proc.returncode == 0 else None
+
+
+REEVAL_CHILD = f"""
+import sys
+from calc import conventions
+from calc.network import load_network
+net = load_network({RESNET50!r})
+exact = conventions.get("exact")
+net.evaluate(exact, input_shape=(1, 3, 95, 95))
+for s in range(96, 96 + int(sys.argv[1])):
+    net.evaluate(exact, input_shape=(1, 3, s, s))
+"""
+
+
+def bench_instructions(quick: bool) -> dict:
+    """Instruction counts (callgrind), where wall time on a shared VM varies by +-30%: the CLI
+    against `python -c pass` and the floor program, and one ResNet-50 re-evaluation, taken as
+    (I(2n) - I(n)) / n so that start-up and loading cancel out."""
+    if shutil.which("valgrind") is None:
+        return {"skipped": "valgrind is not installed"}
+    log("[instructions] callgrind: python -c pass, the floor program, calc report, re-evaluation")
+    out = {
+        "pass": callgrind_instructions([sys.executable, "-c", "pass"]),
+        "floor": callgrind_instructions([sys.executable, "-c", FLOOR_CODE]),
+        "cli": callgrind_instructions([sys.executable, "-m", "calc", "report", RESNET50]),
+    }
+    n = 25 if quick else 100
+    one = callgrind_instructions([sys.executable, "-c", REEVAL_CHILD, str(n)])
+    two = callgrind_instructions([sys.executable, "-c", REEVAL_CHILD, str(2 * n)])
+    if None in (*out.values(), one, two):
+        return {"skipped": "a callgrind run failed"}
+    return out | {"per_eval": (two - one) / n, "n_eval": n}
 
 
 def parse_importtime(stderr: str) -> list[dict]:
@@ -446,6 +524,8 @@ def render_results(r: dict, fuzz_section: str) -> str:
         f"| CLI `calc report {RESNET50}` vs `python -c pass` | <= 4x | {cli['cli_s'] * 1000:.0f} ms vs "
         f"{cli['pass_s'] * 1000:.0f} ms = **{cli['ratio']:.2f}x** (median of per-pair ratios {cli['pair_ratio_median']:.2f}x; "
         f"{cli['reps']} runs) | {verdict(cli['ratio'] <= 4)} |",
+        f"| the floor: PyYAML + pydantic + one record, no calc (`FLOOR_CODE`) vs `python -c pass` | (information) | "
+        f"{cli['floor_s'] * 1000:.0f} ms = **{cli['floor_ratio']:.2f}x**; calc report = {cli['cli_s'] / cli['floor_s']:.2f}x the floor | n/a |",
         f"| numeric path imports no heavy module | none of {', '.join(HEAVY[:4])}, ... | "
         f"{', '.join(imp['driver']['heavy']) or 'none'} | {verdict(not imp['driver']['heavy'])} |",
         f"| load + validate ResNet-50 (`load_network`), warm | <= 20 ms | **{inp['warm_s'] * 1000:.1f} ms** "
@@ -455,6 +535,16 @@ def render_results(r: dict, fuzz_section: str) -> str:
         f"({1e6 / inp['evals_per_s'] / inp['ops']:.1f} us per op, {inp['ops']} ops; same size repeated: "
         f"{inp['evals_same_size_per_s']:,.0f} /s) | {verdict(inp['evals_per_s'] >= 2000)} |",
     ]
+    ins = r["instructions"]
+    if "skipped" in ins:
+        lines.append(f"| instruction counts (callgrind) | (information) | skipped: {ins['skipped']} | n/a |")
+    else:
+        lines.append(f"| CLI by instructions (callgrind): calc report / floor / pass | <= 4x | "
+                     f"{ins['cli'] / 1e6:,.0f}M / {ins['floor'] / 1e6:,.0f}M / {ins['pass'] / 1e6:,.0f}M = "
+                     f"**{ins['cli'] / ins['pass']:.2f}x** (floor {ins['floor'] / ins['pass']:.2f}x) | "
+                     f"{verdict(ins['cli'] / ins['pass'] <= 4)} |")
+        lines.append(f"| re-evaluation by instructions (callgrind) | (information) | **{ins['per_eval'] / 1e6:.2f}M** per "
+                     f"ResNet-50 evaluation (3.65M at c49ca88, before this round of work) | n/a |")
     if "ratio_100k_10k" in sc:
         lines.append(f"| scaling: 100k / 10k layers time ratio | <= 12 | **{sc['ratio_100k_10k']:.2f}** "
                      f"(10k / 1k: {sc['ratio_10k_1k']:.2f}) | {verdict(sc['ratio_100k_10k'] <= 12)} |")
@@ -477,7 +567,10 @@ def render_results(r: dict, fuzz_section: str) -> str:
     lines += ["", "## CLI end to end", "",
               f"`{os.path.basename(sys.executable)} -m calc report {RESNET50}`: "
               + ", ".join(f"{x * 1000:.0f}" for x in cli["cli_all"]) + " ms; `-c pass`: "
-              + ", ".join(f"{x * 1000:.0f}" for x in cli["pass_all"]) + f" ms; peak RSS {cli['cli_rss_mib']:.0f} MiB.", "",
+              + ", ".join(f"{x * 1000:.0f}" for x in cli["pass_all"]) + " ms; the floor program: "
+              + ", ".join(f"{x * 1000:.0f}" for x in cli["floor_all"]) + f" ms; peak RSS {cli['cli_rss_mib']:.0f} MiB. "
+              f"calc's bytecode is compiled first, as `pip install` does; without that cache (a fresh copy of calc, "
+              f"PYTHONDONTWRITEBYTECODE=1) the command takes {cli['uncached_s'] * 1000:.0f} ms.", "",
               f"Stages of the same command, in a fresh interpreter (median of {r['stages']['reps']}):", "",
               "| stage | ms |", "|---|---:|"]
     st = r["stages"]
@@ -573,6 +666,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fuzz-long", action="store_true", help="run only the long fuzz (tests/test_fuzz.py)")
     ap.add_argument("--fuzz-examples", type=int, default=300, help="hypothesis examples per fuzz test (default 300)")
     ap.add_argument("--no-stages", action="store_true", help="skip the stage breakdown of the scaling runs")
+    ap.add_argument("--no-instructions", action="store_true", help="skip the callgrind instruction counts")
     args = ap.parse_args(argv)
 
     if args.fuzz_long:
@@ -590,7 +684,9 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     reps = 3 if args.quick else 9
     r: dict = {"quick": args.quick, "date": time.strftime("%Y-%m-%d %H:%M"), "git": git_state(), "load_before": loadavg()}
+    compile_bytecode()
     r["cli"] = bench_cli(reps)
+    r["instructions"] = {"skipped": "--no-instructions"} if args.no_instructions else bench_instructions(args.quick)
     r["importtime"] = bench_importtime(1 if args.quick else 3)
     r["stages"] = bench_stages(RESNET50, 1 if args.quick else 3)
     r["inprocess"] = bench_inprocess(args.quick)
