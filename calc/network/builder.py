@@ -61,6 +61,9 @@ class Builder:
         self.kind_defaults: dict[str, dict[str, Any]] = {}
         self.stack: list[str] = []
         self.shared: dict[tuple[type, str], Layer] = {}
+        self.parsed: dict[tuple[int, str], tuple[Layer, list[tuple[str, Layer]]]] = {}
+        """(spec item, its resolved fields) -> the validated record and its shared primitives:
+        a repeated block validates each of its layers once per distinct set of values."""
 
     # -- errors --------------------------------------------------------------------------------
     def error(self, message: str, container: Any, key: Any = None, *, path: str | None = None,
@@ -233,15 +236,20 @@ class Builder:
                 data[k] = self.resolve(v, scope, item, k, path)
             elif k != "when":
                 data[k] = v
-        try:
-            layer = parse_layer(data, locate_item)
-        except SpecError as exc:
-            raise exc.with_context(path=path)
+        # repr tells apart every value YAML and block arithmetic give (1, 1.0, True, '1').
+        memo_key = (id(item), repr(data))
+        known = self.parsed.get(memo_key)
+        if known is None:
+            try:
+                layer = parse_layer(data, locate_item)
+            except SpecError as exc:
+                raise exc.with_context(path=path)
+            known = self.parsed[memo_key] = (layer, [(s, self.share(p)) for s, p in layer.expand()])
+        layer, primitives = known
         locate: Callable[[str | None], Location | None] = (
             lambda field: self.src.where(item, field)
         )
-        for i, (suffix, prim) in enumerate(layer.expand()):
-            prim = self.share(prim)
+        for i, (suffix, prim) in enumerate(primitives):
             checks = layer if i == 0 and layer.needs_check() else None
             cur = self.emit(join(path, suffix), prim.kind, prim, (cur,), checks, locate, item)
         return cur
