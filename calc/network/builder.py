@@ -61,9 +61,10 @@ class Builder:
         self.kind_defaults: dict[str, dict[str, Any]] = {}
         self.stack: list[str] = []
         self.shared: dict[tuple[type, str], Layer] = {}
-        self.parsed: dict[tuple[int, str], tuple[Layer, list[tuple[str, Layer]]]] = {}
-        """(spec item, its resolved fields) -> the validated record and its shared primitives:
-        a repeated block validates each of its layers once per distinct set of values."""
+        self.parsed: dict[tuple[int, str], tuple[Layer | None, list[tuple[str, Layer]]]] = {}
+        """(spec item, its resolved fields) -> the record whose stated inputs are checked (None
+        when it states none: only shared records are kept) and its shared primitives.  A
+        repeated block validates each of its layers once per distinct set of values."""
 
     # -- errors --------------------------------------------------------------------------------
     def error(self, message: str, container: Any, key: Any = None, *, path: str | None = None,
@@ -244,13 +245,14 @@ class Builder:
                 layer = parse_layer(data, locate_item)
             except SpecError as exc:
                 raise exc.with_context(path=path)
-            known = self.parsed[memo_key] = (layer, [(s, self.share(p)) for s, p in layer.expand()])
-        layer, primitives = known
+            primitives = [(s, self.share(p)) for s, p in layer.expand()]
+            known = self.parsed[memo_key] = (layer if layer.needs_check() else None, primitives)
+        stated, primitives = known
         locate: Callable[[str | None], Location | None] = (
             lambda field: self.src.where(item, field)
         )
         for i, (suffix, prim) in enumerate(primitives):
-            checks = layer if i == 0 and layer.needs_check() else None
+            checks = stated if i == 0 else None
             cur = self.emit(join(path, suffix), prim.kind, prim, (cur,), checks, locate, item)
         return cur
 
