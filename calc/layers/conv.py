@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import NonNegativeInt, PositiveInt, model_validator
 
-from calc.arith import exact_div, flag, is_int, prod
+from calc.arith import exact_div, prod
 from calc.errors import ShapeError, SpecError
 from calc.layers.base import (
     IntOrAxes, Layer, SpatialInput, check_groups, feature_map, per_axis, require_positive,
