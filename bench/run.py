@@ -479,7 +479,9 @@ def bench_thop(quick: bool) -> dict:
 
 def run_fuzz_long(examples: int) -> dict:
     log(f"[fuzz-long] tests/test_fuzz.py with FLOPCALC_FUZZ_EXAMPLES={examples}")
-    e = env() | {"FLOPCALC_FUZZ_EXAMPLES": str(examples)}
+    # The test suite's default profile is derandomized (the same examples every run); the
+    # long run is where the randomized search happens.
+    e = env() | {"FLOPCALC_FUZZ_EXAMPLES": str(examples), "HYPOTHESIS_PROFILE": "random"}
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pytest", "tests/test_fuzz.py", "-o", "addopts=", "-q", "-p", "no:cacheprovider",
                            "-W", "ignore::DeprecationWarning", "--durations=8"],
