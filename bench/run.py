@@ -3,7 +3,7 @@
 
     python3 bench/run.py                 all benchmarks (about 2 minutes on 2 cores)
     python3 bench/run.py --quick         fewer repetitions (a smoke run)
-    python3 bench/run.py --fuzz-long     only the long fuzz run (tests/test_fuzz.py with a big
+    python3 bench/run.py --fuzz-long     only the long fuzz run (tests/test_fuzz*.py with a big
                                          hypothesis budget, --fuzz-examples N per test)
 
 Every figure is a median over repeated runs; ratios compare runs made in the same invocation,
@@ -477,13 +477,17 @@ def bench_thop(quick: bool) -> dict:
 # -- 7. long fuzz -----------------------------------------------------------------------------------
 
 
+FUZZ_FILES = ("tests/test_fuzz.py", "tests/test_fuzz_machinery.py")
+"""YAML text, spec mutations and the command line; blocks, expressions and the Python API."""
+
+
 def run_fuzz_long(examples: int) -> dict:
-    log(f"[fuzz-long] tests/test_fuzz.py with FLOPCALC_FUZZ_EXAMPLES={examples}")
+    log(f"[fuzz-long] {' '.join(FUZZ_FILES)} with FLOPCALC_FUZZ_EXAMPLES={examples}")
     # The test suite's default profile is derandomized (the same examples every run); the
     # long run is where the randomized search happens.
     e = env() | {"FLOPCALC_FUZZ_EXAMPLES": str(examples), "HYPOTHESIS_PROFILE": "random"}
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/test_fuzz.py", "-o", "addopts=", "-q", "-p", "no:cacheprovider",
+    proc = subprocess.run([sys.executable, "-m", "pytest", *FUZZ_FILES, "-o", "addopts=", "-q", "-p", "no:cacheprovider",
                            "-W", "ignore::DeprecationWarning", "--durations=8"],
                           cwd=ROOT, env=e, capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -636,7 +640,7 @@ def render_results(r: dict, fuzz_section: str) -> str:
 def fuzz_markdown(f: dict) -> str:
     lines = [FUZZ_BEGIN, "## Long fuzz run", "",
              f"`python3 bench/run.py --fuzz-long --fuzz-examples {f['examples']}` on {time.strftime('%Y-%m-%d %H:%M')} "
-             f"(git {git_state()}): tests/test_fuzz.py with `FLOPCALC_FUZZ_EXAMPLES={f['examples']}` "
+             f"(git {git_state()}): tests/test_fuzz.py and tests/test_fuzz_machinery.py, randomized, with `FLOPCALC_FUZZ_EXAMPLES={f['examples']}` "
              f"(examples per hypothesis test before its own factor): **{f['summary']}** in {f['seconds']:.0f} s, "
              f"exit {f['code']}.", ""]
     if f["failures"]:
@@ -665,7 +669,7 @@ def loadavg() -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions")
-    ap.add_argument("--fuzz-long", action="store_true", help="run only the long fuzz (tests/test_fuzz.py)")
+    ap.add_argument("--fuzz-long", action="store_true", help="run only the long fuzz (tests/test_fuzz*.py, randomized)")
     ap.add_argument("--fuzz-examples", type=int, default=300, help="hypothesis examples per fuzz test (default 300)")
     ap.add_argument("--no-stages", action="store_true", help="skip the stage breakdown of the scaling runs")
     ap.add_argument("--no-instructions", action="store_true", help="skip the callgrind instruction counts")
