@@ -6,13 +6,24 @@
     >>> report.totals.macs
     924844032
 
+A whole network from a spec file (or YAML text), at its own input or another one:
+
+    >>> from calc import load_network                       # doctest: +SKIP
+    >>> from calc.render import render                      # doctest: +SKIP
+    >>> net = load_network("specs/resnet50.yaml")           # doctest: +SKIP
+    >>> report = net.evaluate("2mac", "fp16", batch=8)      # doctest: +SKIP
+    >>> print(render(report, "md"))                         # doctest: +SKIP
+
+Conventions and dtypes are given as objects or by name ("exact", "2mac", "fvcore", ...;
+"fp32", "fp16", ...).  Every bad argument is a one-line `CalcError`.
+
 Importing `calc` is cheap: submodules (pydantic records, sympy for symbolic work) load on first use.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
@@ -21,10 +32,22 @@ _LAZY = {
     "evaluate_layer": "calc.report",
     "Report": "calc.report",
     "CONVENTIONS": "calc.conventions",
+    "Convention": "calc.conventions",
+    "Dtype": "calc.cost",
     "CalcError": "calc.errors",
+    "Network": "calc.network",
     "load_network": "calc.network",
+    "network_from_text": "calc.network",
     "evaluate_network": "calc.network",
 }
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers (calc ships py.typed)
+    from calc.conventions import CONVENTIONS, Convention
+    from calc.cost import Dtype
+    from calc.errors import CalcError
+    from calc.network import Network, evaluate_network, load_network, network_from_text
+    from calc.parse import parse_layer
+    from calc.report import Report, evaluate_layer
 
 
 def __getattr__(name: str) -> Any:

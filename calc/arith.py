@@ -8,9 +8,6 @@ expression) it defers to `calc.symbolic`, which is the only module that imports 
 from __future__ import annotations
 
 import math
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 
@@ -81,13 +78,9 @@ def select(condition_ge: tuple[Any, Any], if_true: Any, if_false: Any) -> Any:
     return symbolic.select_ge(lhs, rhs, if_true, if_false)
 
 
-@contextmanager
-def all_digits() -> Iterator[None]:
-    """Lift Python's limit on converting huge ints to text (4300 digits by default) while a
-    report is rendered: counts are exact whatever their size."""
-    old = sys.get_int_max_str_digits()
-    sys.set_int_max_str_digits(0)
-    try:
-        yield
-    finally:
-        sys.set_int_max_str_digits(old)
+def digit_count(n: int) -> int:
+    """Decimal digits of |n| (1 for 0), without converting n to text.  With b = n's bit length,
+    10**(d-1) <= |n| < 2**b gives d <= floor(b*log10(2)) + 1, and one comparison decides."""
+    n = abs(n)
+    estimate = int(n.bit_length() * 0.30102999566398120)
+    return estimate + (n >= 10**estimate) if estimate else 1

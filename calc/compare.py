@@ -15,6 +15,9 @@ from typing import Any
 from calc.conventions import CONVENTIONS, Convention
 from calc.errors import ConventionError
 from calc.network.program import Network, run
+from calc.render import escape
+from calc.render.json_format import dumps
+from calc.render.numbers import grouped
 from calc.tally import Tally
 
 
@@ -101,30 +104,30 @@ def describe(s: KindSpread) -> str:
             parts.append("not emulated by " + ", ".join(names))
             continue
         per = f" ({value // s.elements}/element)" if s.elements and value and value % s.elements == 0 else ""
-        parts.append(f"{value:,} {', '.join(names)}{per}")
+        parts.append(f"{grouped(value)} {', '.join(names)}{per}")
     pct = float(s.share * 100)  # display only; every count is exact
-    return (f"{s.op} ({s.count} ops, {s.elements:,} input elements; up to {pct:.2f}% of a total): "
+    return (f"{s.op} ({s.count} ops, {grouped(s.elements)} input elements; up to {pct:.2f}% of a total): "
             + "; ".join(parts))
 
 
 def render_comparison(cmp: Comparison, fmt: str = "text") -> str:
-    import json
-
+    """text, md, csv, latex or json; counts exact whatever their size, the network's name
+    escaped for the format (`calc.render.escape`)."""
     names = list(cmp.flops)
     if fmt == "json":
-        return json.dumps({
+        return dumps({
             "network": cmp.network, "params": cmp.params, "macs": cmp.macs, "flops": cmp.flops,
             "refusals": cmp.refusals,
             "divergences": [
                 {"op": s.op, "count": s.count, "input_elements": s.elements, "flops": s.flops,
                  "max_share": [s.share.numerator, s.share.denominator]} for s in cmp.spreads
             ],
-        }, indent=2) + "\n"
+        }) + "\n"
     header = ["", *names]
     rows = [
-        ["params", *(f"{cmp.params:,}" for _ in names)],
-        ["MACs", *(f"{cmp.macs:,}" for _ in names)],
-        ["FLOPs", *(f"{v:,}" if v is not None else "n/a" for v in cmp.flops.values())],
+        ["params", *(grouped(cmp.params) for _ in names)],
+        ["MACs", *(grouped(cmp.macs) for _ in names)],
+        ["FLOPs", *(grouped(v) if v is not None else "n/a" for v in cmp.flops.values())],
     ]
     notes = [describe(s) for s in cmp.spreads]
     notes += [f"{k}: {v}" for k, v in cmp.refusals.items()]
@@ -141,19 +144,20 @@ def render_comparison(cmp: Comparison, fmt: str = "text") -> str:
     if fmt == "md":
         lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * len(names) + "|"]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
-        return f"**{cmp.network}**\n\n" + "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+        return f"**{escape.markdown(cmp.network)}**\n\n" + "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
     if fmt == "latex":
         lines = [r"\begin{tabular}{l" + "r" * len(names) + "}", r"\hline",
-                 " & ".join(h.replace("_", r"\_") for h in header) + r" \\", r"\hline"]
+                 " & ".join(escape.latex(h) for h in header) + r" \\", r"\hline"]
         lines += [" & ".join(c.replace(",", "{,}") for c in r) + r" \\" for r in rows]
         lines += [r"\hline", r"\end{tabular}"]
         return "\n".join(lines) + "\n"
     # text: conventions as rows is easier to read in a terminal
     width = max(len(n) for n in names)
-    lines = [f"{cmp.network}: params {cmp.params:,}; MACs (conv/linear, bias excluded) {cmp.macs:,}", ""]
+    lines = [f"{escape.text(cmp.network)}: params {grouped(cmp.params)}; "
+             f"MACs (conv/linear, bias excluded) {grouped(cmp.macs)}", ""]
     lines.append(f"{'convention':<{width}}  {'FLOPs':>16}")
     for name, value in cmp.flops.items():
-        lines.append(f"{name:<{width}}  {(f'{value:,}' if value is not None else 'n/a'):>16}")
+        lines.append(f"{name:<{width}}  {(grouped(value) if value is not None else 'n/a'):>16}")
     if notes:
         lines += ["", "where they differ:"] + [f"  {n}" for n in notes]
     return "\n".join(lines) + "\n"

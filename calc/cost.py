@@ -32,13 +32,18 @@ class Dtype(StrEnum):
 BYTES: dict[Dtype, int] = {Dtype.FP64: 8, Dtype.FP32: 4, Dtype.FP16: 2, Dtype.BF16: 2, Dtype.INT8: 1}
 
 
-def dtype(name: str) -> Dtype:
+def dtype(name: Dtype | str) -> Dtype:
+    """The `Dtype` of that name ('fp16' -> Dtype.FP16); a Dtype as given; `UsageError` (one
+    line, the names listed) for anything else."""
+    if isinstance(name, Dtype):
+        return name
+    choices = "one of " + ", ".join(d.value for d in Dtype)
+    if not isinstance(name, str):
+        raise UsageError(f"a dtype is named by a str, got {type(name).__name__}", expected=choices)
     try:
         return Dtype(name)
     except ValueError:
-        raise UsageError(
-            f"unknown dtype '{name}'", expected="one of " + ", ".join(d.value for d in Dtype)
-        ) from None
+        raise UsageError(f"unknown dtype {name!r}", expected=choices) from None
 
 
 def mem_access(in_elements: Any, params: Any, buffers: Any, out_elements: Any) -> Any:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from calc import conventions
 from calc.conventions import Convention
-from calc.cost import SUMMED, Dtype, OpCost, Totals, op_cost
-from calc.errors import CalcError
+from calc.cost import SUMMED, Dtype, OpCost, Totals, dtype, op_cost
+from calc.errors import CalcError, UsageError
 from calc.layers import Layer
 from calc.tally import Shape
 
@@ -77,10 +78,23 @@ def chain(
 
 
 def evaluate_layer(
-    layer: Layer, convention: Convention | None = None, dt: Dtype = Dtype.FP32
+    layer: Layer, convention: Convention | str | None = None, dt: Dtype | str = Dtype.FP32
 ) -> Report:
-    """Cost one standalone record (its input stated by Cin, H, W, ...)."""
-    convention = convention or conventions.get(conventions.DEFAULT)
+    """Cost one standalone record (its input stated by Cin, H, W, ...); `convention` a
+    `Convention` or its name (default 'exact'), `dt` a `Dtype` or its name.
+
+        >>> from calc import parse_layer
+        >>> evaluate_layer(parse_layer({"type": "linear", "Cin": 512, "Cout": 10}), "2mac").totals.flops
+        10240
+    """
+    if not isinstance(layer, Layer):
+        raise UsageError(
+            f"evaluate_layer takes a layer record, got {type(layer).__name__}"
+            + ("; parse_layer(data) makes one from a mapping" if isinstance(layer, dict) else ""),
+            expected="a record from calc.parse_layer, e.g. parse_layer({'type': 'conv', ...})",
+        )
+    convention = conventions.resolve(convention)
+    dt = dtype(dt)
     inputs = layer.stated_inputs()
     rows = chain(layer.name or "", layer, inputs, convention, dt)
     return Report(layer.name or layer.kind, convention, dt, inputs, tuple(rows))
@@ -111,8 +125,8 @@ def top(report: Report, n: int) -> Report:
     return replace(report, rows=tuple(ranked[:n]))
 
 
-def _sum(values) -> object:
-    total: object = 0
+def _sum(values: Iterable[Any]) -> Any:
+    total: Any = 0
     for v in values:
         total = total + v
     return total

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
+
 from calc.conventions.base import DOT_PRODUCT_OPS, OPS, ZERO, Convention, Rule, per_op, rule
 from calc.conventions.profilers import PROFILER_CONVENTIONS
 from calc.conventions.seeds import SEED_CONVENTIONS
-from calc.errors import UsageError
+from calc.errors import ConventionError, UsageError
+
+
+class UnknownConventionError(ConventionError, UsageError):
+    """A convention name that is not in the table (or not a name at all).  A `ConventionError`;
+    also a `UsageError`, so that the command line answers it as bad usage (exit 2), as it did
+    before this class existed."""
 
 
 def _table(*conventions: Convention) -> dict[str, Convention]:
@@ -22,15 +30,33 @@ DEFAULT = "exact"
 
 
 def get(name: str) -> Convention:
-    try:
-        return CONVENTIONS[name]
-    except KeyError:
-        raise UsageError(
-            f"unknown convention '{name}'", expected="one of " + ", ".join(CONVENTIONS)
-        ) from None
+    """The convention of that name; `UnknownConventionError` (one line, a close name suggested,
+    the names listed) for any other name or a value that is not a str.
+
+        >>> get("2mac").title
+        'FLOPs = 2 x MACs'
+    """
+    convention = CONVENTIONS.get(name) if isinstance(name, str) else None
+    if convention is not None:
+        return convention
+    names = "one of " + ", ".join(CONVENTIONS)
+    if not isinstance(name, str):
+        raise UnknownConventionError(
+            f"a convention is named by a str, got {type(name).__name__}", expected=names
+        )
+    close = difflib.get_close_matches(name, list(CONVENTIONS), n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    raise UnknownConventionError(f"unknown convention {name!r}{hint}", expected=names)
+
+
+def resolve(convention: Convention | str | None) -> Convention:
+    """A `Convention` as given, or the one a name stands for; None is the default ('exact')."""
+    if isinstance(convention, Convention):
+        return convention
+    return get(DEFAULT if convention is None else convention)
 
 
 __all__ = [
-    "CONVENTIONS", "DEFAULT", "DOT_PRODUCT_OPS", "OPS", "ZERO", "Convention", "Rule", "get",
-    "per_op", "rule",
+    "CONVENTIONS", "DEFAULT", "DOT_PRODUCT_OPS", "OPS", "ZERO", "Convention", "Rule",
+    "UnknownConventionError", "get", "per_op", "resolve", "rule",
 ]

@@ -1,17 +1,41 @@
-"""Network specs: load a YAML file into a `Network` program, evaluate it into a `Report`."""
+"""Network specs: load a YAML file into a `Network` program, evaluate it into a `Report`.
+
+    >>> from calc.network import network_from_text
+    >>> net = network_from_text('''
+    ... name: tiny
+    ... input: [3, 32, 32]
+    ... layers:
+    ...   - {type: conv, K: 3, Cout: 16, padding: 1, bias: false}
+    ...   - {type: relu}
+    ... ''')
+    >>> net.evaluate("2mac").totals.flops == 2 * 16 * 32 * 32 * 3 * 3 * 3
+    True
+
+Every function here answers a bad argument with a one-line `CalcError`, never a Python error
+from deep inside.
+"""
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+import os
+import re
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from calc import conventions
-from calc.cost import Dtype
+from calc.conventions import Convention
+from calc.cost import Dtype, dtype as _dtype
+from calc.errors import Location, UsageError, YamlError
 from calc.network.builder import build
 from calc.network.program import Network, Op
 from calc.report import Report
 from calc.yamlload import load_file, loads
+
+_YAML_TEXT = re.compile(r"[\n\r]|:\s")
+"""What a path to a spec (almost) never holds and YAML text does: a line break, or a mapping's
+': '.  Such a str is taken for a path only if that file exists."""
 
 
 @contextmanager
@@ -27,19 +51,94 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def load_network(path: str) -> Network:
-    """Read, validate and flatten a spec file."""
+def _spec_path(path: Any) -> str:
+    """`path` as a str, or a `UsageError` for what is not a path: an int (open() would read
+    that file descriptor), bytes, YAML text, anything else."""
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if isinstance(path, (bytes, bytearray)):
+        raise UsageError(
+            "load_network takes a path as a str or os.PathLike, got bytes",
+            expected="a path such as 'specs/resnet50.yaml'; network_from_text reads YAML text or bytes",
+        )
+    if not isinstance(path, str):
+        raise UsageError(
+            f"load_network takes a path to a YAML spec, got {type(path).__name__}",
+            expected="a str or os.PathLike such as 'specs/resnet50.yaml'",
+        )
+    if not path:
+        raise UsageError("load_network takes a path, got an empty str", expected="a path to a YAML spec")
+    if _YAML_TEXT.search(path) and not os.path.exists(path):
+        raise UsageError(
+            "load_network takes a path; use network_from_text for YAML text",
+            expected="a path to a YAML spec",
+        )
+    return path
+
+
+def load_network(path: str | os.PathLike[str]) -> Network:
+    """Read, validate and flatten a spec file.
+
+    `path`: a str or os.PathLike (pathlib.Path).  Any problem with the file or the spec is a
+    one-line `CalcError` naming the file, line and column."""
+    path = _spec_path(path)
     with _gc_paused():
         return build(load_file(path))
 
 
-def network_from_text(text: str, file: str = "<string>") -> Network:
+def network_from_text(text: str | bytes, file: str | os.PathLike[str] = "<string>") -> Network:
+    """Validate and flatten a spec given as YAML text (a str, or bytes in UTF-8); `file` is the
+    name errors give for it."""
+    if isinstance(file, os.PathLike):
+        file = os.fspath(file)
+    if not isinstance(file, str):
+        raise UsageError(
+            f"network_from_text's file is a name for the text, got {type(file).__name__}",
+            expected="a str such as 'net.yaml'",
+        )
+    if isinstance(text, (bytes, bytearray)):
+        text = _decoded(bytes(text), file)
+    elif isinstance(text, os.PathLike):
+        raise UsageError(
+            "network_from_text takes YAML text; use load_network for a path",
+            expected="a str or bytes holding a YAML spec",
+        )
+    elif not isinstance(text, str):
+        raise UsageError(
+            f"network_from_text takes YAML text, got {type(text).__name__}",
+            expected="a str or bytes holding a YAML spec",
+        )
     with _gc_paused():
         return build(loads(text, file))
 
 
-def evaluate_network(path: str, convention: str = conventions.DEFAULT, dtype: str = "fp32") -> Report:
-    return load_network(path).evaluate(conventions.get(convention), Dtype(dtype))
+def _decoded(data: bytes, file: str) -> str:
+    """UTF-8 bytes as text; bytes that are not UTF-8 are a `YamlError` at their line and column."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = len(data[line_start:exc.start].decode("utf-8", "replace")) + 1
+        raise YamlError(
+            f"byte 0x{data[exc.start]:02x} is not UTF-8", location=Location(file, line, col),
+            expected="UTF-8 text",
+        ) from None
+
+
+def evaluate_network(
+    path: str | os.PathLike[str],
+    convention: Convention | str = conventions.DEFAULT,
+    dtype: Dtype | str = Dtype.FP32,
+    input_shape: Sequence[Any] | None = None,
+    *,
+    batch: int | None = None,
+) -> Report:
+    """Load a spec file and evaluate it: `load_network(path).evaluate(convention, dtype,
+    input_shape, batch=batch)`, the convention and dtype checked before the file is read."""
+    convention = conventions.resolve(convention)
+    dt = _dtype(dtype)
+    return load_network(path).evaluate(convention, dt, input_shape, batch=batch)
 
 
 __all__ = ["Network", "Op", "evaluate_network", "load_network", "network_from_text"]

@@ -12,12 +12,19 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 
+from calc.errors import UsageError
 from calc.network.program import Network, Op
 
 FOLDABLE = ("conv", "deconv", "linear")
 
 
 def fold_batchnorm(network: Network) -> Network:
+    """The network with every foldable batch norm folded into the layer before it."""
+    if not isinstance(network, Network):
+        raise UsageError(
+            f"fold_batchnorm takes a Network, got {type(network).__name__}",
+            expected="the result of load_network or network_from_text",
+        )
     uses = Counter(i for op in network.ops for i in op.inputs)
     ops = list(network.ops)
     remap: dict[int, int] = {}
@@ -35,12 +42,12 @@ def fold_batchnorm(network: Network) -> Network:
             remap[index + 1] = source
     new_ops: list[Op] = []
     new_index: dict[int, int] = {0: 0}
-    for old, op in enumerate(keep, start=1):
-        if op is None:
+    for old, kept in enumerate(keep, start=1):
+        if kept is None:
             new_index[old] = new_index[remap[old]]
             continue
-        inputs = tuple(new_index[i] for i in op.inputs)
-        new_ops.append(replace(op, inputs=inputs))
+        inputs = tuple(new_index[i] for i in kept.inputs)
+        new_ops.append(replace(kept, inputs=inputs))
         new_index[old] = len(new_ops)
     return replace(network, ops=tuple(new_ops))
 

@@ -7,16 +7,21 @@ built once from a spec and re-evaluated cheaply at other input sizes, or symboli
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import operator
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from calc import conventions
 from calc.conventions import Convention
-from calc.cost import BYTES, Dtype, Totals, op_figures
-from calc.errors import CalcError, Location
+from calc.arith import digit_count
+from calc.cost import BYTES, Dtype, Totals, dtype, op_figures
+from calc.errors import CalcError, Location, ShapeError
 from calc.layers import Layer
+from calc.layers.base import SPATIAL_NAMES
+from calc.limits import MAX_INT, MAX_INT_DIGITS, int_too_big
 from calc.report import Report, Rows
 from calc.tally import Shape
 
@@ -35,19 +40,44 @@ class Op:
 
 @dataclass(frozen=True)
 class Network:
+    """A spec, flattened: evaluate it at its input shape or another one.
+
+        >>> from calc.network import network_from_text
+        >>> net = network_from_text("name: tiny\\ninput: [3, 32, 32]\\n"
+        ...                         "layers: [{type: conv, K: 3, Cout: 8, bias: false}]\\n")
+        >>> net.input_shape
+        (1, 3, 32, 32)
+        >>> net.evaluate().totals.macs == 8 * 30 * 30 * 3 * 3 * 3
+        True
+        >>> net.evaluate("2mac", "fp16", (1, 3, 64, 64), batch=4).totals.macs == 4 * 8 * 62 * 62 * 27
+        True
+    """
+
     name: str
     input_shape: Shape
+    """The whole input, batch included: (N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W)."""
     ops: tuple[Op, ...]
     file: str | None = None
 
     def evaluate(
         self,
-        convention: Convention | None = None,
-        dt: Dtype = Dtype.FP32,
-        input_shape: Shape | None = None,
+        convention: Convention | str | None = None,
+        dt: Dtype | str = Dtype.FP32,
+        input_shape: Sequence[Any] | None = None,
+        *,
+        batch: int | None = None,
     ) -> Report:
-        convention = convention or conventions.get(conventions.DEFAULT)
-        shape = self.input_shape if input_shape is None else input_shape
+        """Every operation's cost, and the totals.
+
+        `convention`: a `Convention` or its name (default 'exact'); `dt`: a `Dtype` or its name
+        ('fp32', 'fp16', ...), for mem_bytes; `input_shape`: the whole input, batch first,
+        (N, C, *spatial) with as many entries as `self.input_shape` (default: that);
+        `batch`: N instead of input_shape's.  Sizes are positive ints of at most
+        calc.limits.MAX_INT_DIGITS digits (sympy expressions for symbolic evaluation);
+        anything else is a one-line `ShapeError`."""
+        convention = conventions.resolve(convention)
+        dt = dtype(dt)
+        shape = self._checked_shape(input_shape, batch)
         width = BYTES[dt]
         # figures[i][1] is value i's shape: value 0, the input, has a stand-in row.
         figures: list[tuple] = [(None, shape)]
@@ -95,11 +125,84 @@ class Network:
     def _kinds(self) -> tuple[str, ...]:
         return tuple(op.kind for op in self.ops)
 
-    def shapes(self, input_shape: Shape | None = None) -> dict[str, Shape]:
-        """Output shape of every operation, by path."""
-        shape = self.input_shape if input_shape is None else input_shape
+    def shapes(
+        self, input_shape: Sequence[Any] | None = None, *, batch: int | None = None
+    ) -> dict[str, Shape]:
+        """Output shape of every operation, by path (input_shape and batch as for evaluate)."""
+        shape = self._checked_shape(input_shape, batch)
         out = run(self.ops, shape, lambda op, tally: (op.path, tally.output))
         return dict(out)
+
+    def _checked_shape(self, input_shape: Sequence[Any] | None, batch: Any) -> Shape:
+        """The input shape to evaluate at, every entry checked (once per evaluation)."""
+        if input_shape is None:
+            shape = self.input_shape
+        elif not isinstance(input_shape, (tuple, list)):
+            raise ShapeError(
+                f"input_shape is a {type(input_shape).__name__}, not a tuple of sizes",
+                field="input_shape", expected=self._shape_form,
+            )
+        elif len(input_shape) != len(self.input_shape):
+            raise ShapeError(
+                f"{len(input_shape)} {'entry' if len(input_shape) == 1 else 'entries'}, but "
+                f"{self.name}'s input has {len(self.input_shape)}", field="input_shape",
+                expected=self._shape_form,
+            )
+        else:
+            shape = tuple(input_shape)
+            for v in shape:  # the common case, positive ints in bounds, checked inline
+                if type(v) is not int or not 0 < v <= MAX_INT:
+                    shape = tuple([_size(v, "input_shape", axis, self._shape_form)
+                                   for v, axis in zip(shape, self._axis_names)])
+                    break
+        if batch is not None:
+            shape = (_size(batch, "batch", "N", "a positive int, the batch size"), *shape[1:])
+        return shape
+
+    @cached_property
+    def _axis_names(self) -> tuple[str, ...]:
+        spatial = len(self.input_shape) - 2
+        return ("N", "C", *SPATIAL_NAMES.get(spatial, tuple(f"S{i}" for i in range(1, spatial + 1))))
+
+    @cached_property
+    def _shape_form(self) -> str:
+        """'(N, C, H, W) of positive ints, batch first, like (1, 3, 224, 224)'."""
+        like = ", ".join(str(v) for v in self.input_shape)
+        return f"({', '.join(self._axis_names)}) of positive ints, batch first, like ({like})"
+
+
+def _size(value: Any, field: str, axis: str, expected: str) -> Any:
+    """One entry of an input shape: a positive int of at most MAX_INT_DIGITS digits (an int-like
+    such as numpy.int64 becomes an int), or a sympy expression not known to be otherwise."""
+    if type(value) is not int:
+        if isinstance(value, bool):
+            raise ShapeError(f"{axis} is {value}, a bool", field=field, expected=expected)
+        if _is_symbolic(value):
+            if value.is_integer is False or value.is_positive is False:
+                raise ShapeError(f"{axis} is {value}, not a positive integer", field=field, expected=expected)
+            return value
+        try:
+            value = operator.index(value)
+        except (TypeError, ValueError):
+            text = repr(value) if isinstance(value, (float, str)) else ""
+            shown = text if 0 < len(text) <= 40 else "a " + type(value).__name__
+            raise ShapeError(f"{axis} is {shown}, not an int", field=field, expected=expected) from None
+    if int_too_big(value):
+        raise ShapeError(
+            f"{axis} has {digit_count(value):,} digits, more than {MAX_INT_DIGITS}", field=field,
+            expected=f"an int of at most {MAX_INT_DIGITS} digits",
+        )
+    if value < 1:
+        raise ShapeError(f"{axis} is {value}, not positive", field=field, expected=expected)
+    return value
+
+
+def _is_symbolic(value: Any) -> bool:
+    """A sympy expression (calc.symbolic evaluates networks at symbolic sizes).  Looked up in
+    sys.modules: such a value exists only once sympy is loaded, and a plain evaluation must not
+    load it."""
+    sympy = sys.modules.get("sympy")
+    return sympy is not None and isinstance(value, sympy.Expr)
 
 
 def run(ops: tuple[Op, ...], input_shape: Shape, emit: Callable[[Op, Any], Any]) -> list[Any]:

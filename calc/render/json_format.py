@@ -1,4 +1,4 @@
-"""The stable JSON report: integers stay exact (Python's json writes big ints digit for digit).
+"""The stable JSON report: integers stay exact, written digit for digit whatever their size.
 
 {"name", "convention": {"name", "title", "source"}, "dtype", "input_shapes",
  "totals": {"params", "buffers", "macs", "flops", "mem_access", "mem_bytes", "largest_activation"},
@@ -14,9 +14,45 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from calc.render.numbers import int_text
 from calc.report import Report
 
 SCHEMA_VERSION = 1
+
+
+def dumps(value: Any) -> str:
+    """`json.dumps(value, indent=2)`, ints of any size included.  json.dumps writes an int with
+    `int.__repr__`, which refuses more than Python's int-to-text digit limit (4300 digits by
+    default; a process-wide setting that a library must not change): a value holding such an
+    int is written again by `_write`, the same layout."""
+    try:
+        return json.dumps(value, indent=2)
+    except ValueError:  # an int longer than the digit limit allows (no other ValueError here)
+        pass
+    parts: list[str] = []
+    _write(value, "\n", parts)
+    return "".join(parts)
+
+
+def _write(value: Any, newline: str, parts: list[str]) -> None:
+    """Append `value` (its dicts keyed by str) as json.dumps(indent=2) writes it; `newline` is
+    a line break and the current indentation."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        parts.append(int_text(value))
+    elif isinstance(value, dict) and value:
+        inner = newline + "  "
+        for i, (key, item) in enumerate(value.items()):
+            parts.append(("{" if i == 0 else ",") + inner + json.dumps(key) + ": ")
+            _write(item, inner, parts)
+        parts.append(newline + "}")
+    elif isinstance(value, (list, tuple)) and value:
+        inner = newline + "  "
+        for i, item in enumerate(value):
+            parts.append(("[" if i == 0 else ",") + inner)
+            _write(item, inner, parts)
+        parts.append(newline + "]")
+    else:  # str, None, bool, float, an empty list or dict: json's own text
+        parts.append(json.dumps(value))
 
 
 def _plain(value: Any) -> Any:
@@ -45,4 +81,4 @@ def report_dict(report: Report) -> dict[str, Any]:
 
 
 def render_json(report: Report, units: bool = False) -> str:
-    return json.dumps(report_dict(report), indent=2) + "\n"
+    return dumps(report_dict(report)) + "\n"

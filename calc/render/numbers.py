@@ -1,12 +1,51 @@
 """Exact formatting of counts: plain integers with thousands separators, or K/M/G/T units
-rounded half-up in integer arithmetic (no float ever touches a count)."""
+rounded half-up in integer arithmetic (no float ever touches a count).
+
+Ints of any size are written digit for digit without touching Python's process-wide limit on
+int-to-text conversion (sys.set_int_max_str_digits, 4300 digits by default): `int_text` splits
+a big int into parts that `str()` converts whatever that limit is set to.  No global state.
+"""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
+SAFE_DIGITS = 600
+"""Ints of at most this many digits convert with `str()` under any setting of Python's digit
+limit (its lowest allowed value, sys.int_info.str_digits_check_threshold, is 640)."""
+_SAFE = 10**SAFE_DIGITS
 
 UNITS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
+
+
+@lru_cache(maxsize=64)
+def _power_of_ten(k: int) -> int:
+    return 10**k
+
+
+def int_text(n: int) -> str:
+    """Decimal text of an int of any size, exactly `str(n)` with the digit limit lifted.
+
+    An int of more than SAFE_DIGITS digits is split by divmod(n, 10**k), k about half its
+    digits, and each part converted the same way (the low part zero-padded to k digits)."""
+    if -_SAFE < n < _SAFE:
+        return int.__repr__(n)  # int's own text, also for an int subclass
+    if n < 0:
+        return "-" + int_text(-n)
+    half = n.bit_length() * 30103 // 200000  # about half the digits (log10(2) = 0.30103)
+    high, low = divmod(n, _power_of_ten(half))
+    return int_text(high) + int_text(low).zfill(half)
+
+
+def grouped(n: int) -> str:
+    """`f"{n:,}"` for an int of any size: digits in groups of three separated by commas."""
+    if -_SAFE < n < _SAFE:
+        return f"{n:,}"
+    text = int_text(n)
+    sign, digits = ("-", text[1:]) if text[0] == "-" else ("", text)
+    head = len(digits) % 3 or 3
+    return sign + ",".join([digits[:head], *(digits[i:i + 3] for i in range(head, len(digits), 3))])
 
 
 def with_units(n: int, decimals: int = 2) -> str:
@@ -19,16 +58,22 @@ def with_units(n: int, decimals: int = 2) -> str:
         return f"{sign}{n}"
     scaled = (n * 10**decimals * 2 + scale) // (2 * scale)  # round half up
     whole, frac = divmod(scaled, 10**decimals)
-    return f"{sign}{whole}.{frac:0{decimals}d}{suffix}"
+    return f"{sign}{int_text(whole)}.{frac:0{decimals}d}{suffix}"
 
 
 def count(n: Any, units: bool, separators: bool = True) -> str:
     if not isinstance(n, int):
-        return str(n)
+        return str(n)  # a symbolic expression
     if units:
         return with_units(n)
-    return f"{n:,}" if separators else str(n)
+    try:  # Python's own conversion, unless the int is longer than its digit limit allows
+        return f"{n:,}" if separators else int.__repr__(n)
+    except ValueError:
+        return grouped(n) if separators else int_text(n)
 
 
 def shape(s: tuple) -> str:
-    return "x".join(str(x) for x in s)
+    try:
+        return "x".join([str(x) for x in s])
+    except ValueError:  # a size longer than Python's digit limit allows
+        return "x".join(int_text(x) if isinstance(x, int) else str(x) for x in s)

@@ -1,11 +1,16 @@
-"""Text, Markdown, CSV and LaTeX tables: one header, one row formatter, four layouts."""
+"""Text, Markdown, CSV and LaTeX tables: one header, one row formatter, four layouts.
+
+Names from the spec (paths, kinds, the network's name) are escaped for each format by
+`calc.render.escape`; counts are exact ints of any size (`calc.render.numbers`)."""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 
 from calc.cost import OpCost
+from calc.render import escape
 from calc.render.numbers import count, shape
 from calc.report import Report
 
@@ -13,9 +18,14 @@ HEADER = ("path", "kind", "output", "params", "buffers", "MACs", "FLOPs", "mem a
 NUMERIC = (False, False, False, True, True, True, True, True, True)
 
 
-def _row(r: OpCost, units: bool, separators: bool = True) -> list[str]:
+def _same(name: str) -> str:
+    return name
+
+
+def _row(r: OpCost, units: bool, separators: bool = True, name: Callable[[str], str] = _same) -> list[str]:
+    """The row's cells; `name` escapes the path and kind for the format."""
     return [
-        r.path, r.kind, shape(r.output_shape),
+        name(r.path), name(r.kind), shape(r.output_shape),
         *(count(getattr(r, f), units, separators)
           for f in ("params", "buffers", "macs", "flops", "mem_access", "mem_bytes")),
     ]
@@ -40,7 +50,7 @@ def _caption(report: Report) -> str:
 
 
 def render_text(report: Report, units: bool = False) -> str:
-    rows = [list(HEADER), *(_row(r, units) for r in report.rows), _total_row(report, units)]
+    rows = [list(HEADER), *(_row(r, units, name=escape.text) for r in report.rows), _total_row(report, units)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
 
     def line(row: list[str]) -> str:
@@ -50,7 +60,7 @@ def render_text(report: Report, units: bool = False) -> str:
 
     rule = "  ".join("-" * w for w in widths)
     body = [line(rows[0]), rule, *(line(r) for r in rows[1:-1]), rule, line(rows[-1])]
-    return _caption(report) + "\n\n" + "\n".join(body) + "\n"
+    return escape.text(_caption(report)) + "\n\n" + "\n".join(body) + "\n"
 
 
 def render_markdown(report: Report, units: bool = False) -> str:
@@ -59,26 +69,42 @@ def render_markdown(report: Report, units: bool = False) -> str:
 
     align = "|" + "|".join("---:" if num else "---" for num in NUMERIC) + "|"
     total = [f"**{c}**" if c else c for c in _total_row(report, units)]
-    lines = [line(list(HEADER)), align, *(line(_row(r, units)) for r in report.rows), line(total)]
-    return f"{_caption(report)}\n\n" + "\n".join(lines) + "\n"
+    lines = [line(list(HEADER)), align,
+             *(line(_row(r, units, name=escape.markdown)) for r in report.rows), line(total)]
+    return f"{escape.markdown_line_start(_caption(report))}\n\n" + "\n".join(lines) + "\n"
 
 
 def render_csv(report: Report, units: bool = False) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(HEADER)
+    """Rows end in '\\n'.  The csv module quotes a cell holding a line break only when the
+    break is in its line terminator: a report with a name holding '\\r' is written row by row
+    with '\\r\\n' (every cell with a '\\r' or '\\n' quoted), that terminator replaced."""
+    if not any("\r" in r.path or "\r" in r.kind for r in report.rows):
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(HEADER)
+        for r in report.rows:
+            writer.writerow(_row(r, units, separators=False))
+        writer.writerow(_total_row(report, units, separators=False))
+        return out.getvalue()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    lines = []
+
+    def write(row) -> None:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(row)
+        lines.append(buffer.getvalue()[:-2])
+
+    write(HEADER)
     for r in report.rows:
-        writer.writerow(_row(r, units, separators=False))
-    writer.writerow(_total_row(report, units, separators=False))
-    return out.getvalue()
-
-
-_LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-                  "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
+        write(_row(r, units, separators=False))
+    write(_total_row(report, units, separators=False))
+    return "\n".join(lines) + "\n"
 
 
 def _tex(text: str) -> str:
-    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text).replace(",", "{,}")
+    return escape.latex(text).replace(",", "{,}")
 
 
 def render_latex(report: Report, units: bool = False) -> str:
