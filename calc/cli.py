@@ -1,18 +1,26 @@
 """Command line: ``calc layer KIND --field value ...`` and the network commands.
 
 `main(argv) -> int` never raises: a bad spec prints one line and returns 1, bad usage one line
-and 2.  Heavy modules are imported inside the command that needs them.
+and 2.  SIGINT, SIGTERM and SIGHUP end a command with one line ("calc: interrupted by SIGINT")
+and exit status 128 + the signal's number (130, 143, 129), after removing any output file being
+written (see calc.files).  Heavy modules are imported inside the command that needs them.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib import import_module
 from typing import Any
 
 from calc.errors import CalcError, UsageError
+from calc.files import check_output, emit
+from calc.limits import MAX_INT_DIGITS
 
 FORMATS = ("text", "md", "csv", "json", "latex")
 DTYPES = ("fp32", "fp16", "bf16", "int8", "fp64")
@@ -33,17 +41,41 @@ def _common(parser: argparse.ArgumentParser, formats: Sequence[str] = FORMATS) -
     parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of stdout")
 
 
+_INT = re.compile(r"[+-]?[0-9]+")
+
+
+def shown(text: str, width: int = 40) -> str:
+    """`text` quoted for a message, shortened when long (a message stays a short line)."""
+    return repr(text) if len(text) <= width else f"{text[:width]!r}... ({len(text):,} characters)"
+
+
+def int_arg(text: str) -> int:
+    """An int written in ASCII decimal digits (no '1_000', no spaces), of at most
+    MAX_INT_DIGITS digits: the bound every int a spec gives has (calc/limits.py)."""
+    if not _INT.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"invalid int value: {shown(text)}")
+    digits = len(text.lstrip("+-"))
+    if digits > MAX_INT_DIGITS:
+        raise argparse.ArgumentTypeError(f"an int of {digits:,} digits, more than {MAX_INT_DIGITS}")
+    return int(text)
+
+
 def _value(text: str) -> Any:
     """A command-line value: an int, a comma list of ints, or a word (e.g. 'same')."""
     parts = text.split(",")
+    if all(_INT.fullmatch(p) for p in parts):
+        numbers = [int_arg(p) for p in parts]
+        return numbers[0] if len(numbers) == 1 else numbers
     try:
-        numbers = [int(p) for p in parts]
+        return float(text) if "." in text or "e" in text.lower() else text
     except ValueError:
-        try:
-            return float(text) if "." in text or "e" in text.lower() else text
-        except ValueError:
-            return text
-    return numbers[0] if len(numbers) == 1 else numbers
+        return text
+
+
+def _input_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", metavar="CxHxW", help="another input size per sample, e.g. 3x320x320 "
+                        "(as many sizes as the spec's input)")
+    parser.add_argument("--batch", type=int_arg, metavar="N", help="the batch size (default: the spec's batch)")
 
 
 def _add_layer_commands(sub: Any) -> None:
@@ -77,9 +109,9 @@ def build_parser(layer_kinds: bool = True) -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="per-layer table and totals of a network spec")
     report.add_argument("spec", help="a YAML network spec, e.g. specs/resnet50.yaml")
-    report.add_argument("--depth", type=int, metavar="N", help="collapse rows below depth N of the path")
-    report.add_argument("--top", type=int, metavar="N", help="only the N costliest rows (totals stay whole)")
-    report.add_argument("--input", metavar="CxHxW", help="another input size, e.g. 3x320x320")
+    report.add_argument("--depth", type=int_arg, metavar="N", help="collapse rows below depth N of the path")
+    report.add_argument("--top", type=int_arg, metavar="N", help="only the N costliest rows (totals stay whole)")
+    _input_args(report)
     report.add_argument("--fold-bn", action="store_true", help="fold batch norms into the conv/linear before them")
     _common(report)
 
@@ -88,6 +120,7 @@ def build_parser(layer_kinds: bool = True) -> argparse.ArgumentParser:
     symbolic.add_argument("--vars", default="H,W", help="input sizes to keep symbolic (default H,W)")
     symbolic.add_argument("--convention", default="exact", help="counting convention for FLOPs")
     symbolic.add_argument("--format", default="text", choices=("text", "md", "latex", "json"))
+    _input_args(symbolic)
 
     for name, module in EXTENSIONS.items():
         import_module(module).add_arguments(commands.add_parser(name, help=import_module(module).HELP))
@@ -96,21 +129,13 @@ def build_parser(layer_kinds: bool = True) -> argparse.ArgumentParser:
     cmp.add_argument("spec", help="a YAML network spec")
     cmp.add_argument("--conventions", help="comma-separated subset (default: all)")
     cmp.add_argument("--format", default="text", choices=FORMATS)
+    _input_args(cmp)
     cmp.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically)")
 
     commands.add_parser("schema", help="print the JSON Schema of the spec format")
     conv = commands.add_parser("conventions", help="list the counting conventions and their rules")
     conv.add_argument("names", nargs="*", help="only these conventions")
     return parser
-
-
-def _emit(text: str, output: str | None) -> None:
-    if output is None:
-        sys.stdout.write(text)
-        return
-    from calc.files import write_atomic
-
-    write_atomic(output, text)
 
 
 def _cmd_layer(args: argparse.Namespace) -> int:
@@ -120,6 +145,8 @@ def _cmd_layer(args: argparse.Namespace) -> int:
     from calc.render import render
     from calc.report import evaluate_layer
 
+    if args.output:
+        check_output(args.output)
     data = {"type": args.kind}
     for name in args.layer_fields:
         value = getattr(args, name)
@@ -132,7 +159,7 @@ def _cmd_layer(args: argparse.Namespace) -> int:
         if exc.field:
             exc.field = f"--{exc.field}"
         raise UsageError(exc.one_line(), expected=None) from None
-    _emit(render(report, args.format, args.units), args.output)
+    emit(render(report, args.format, args.units), args.output)
     return 0
 
 
@@ -163,14 +190,47 @@ def _positive(value: int | None, flag: str) -> None:
         raise UsageError(f"{flag} must be a positive int, got {value}", expected="1 or more")
 
 
-def parse_input(text: str, batch: int) -> tuple[int, ...]:
-    try:
-        dims = tuple(int(p) for p in text.lower().split("x"))
-    except ValueError:
-        dims = ()
-    if not 1 <= len(dims) <= 4 or any(d < 1 for d in dims):
-        raise UsageError(f"--input {text!r} is not a shape", expected="positive sizes like 3x224x224")
-    return (batch, *dims)
+def parse_input(text: str) -> tuple[int, ...]:
+    """`--input CxHxW`: the per-sample shape, 1 to 4 positive sizes (the batch is `--batch`)."""
+    parts = text.lower().split("x")
+    if not 1 <= len(parts) <= 4 or not all(_INT.fullmatch(p) for p in parts):
+        raise UsageError(f"--input {shown(text)} is not a shape", expected="positive sizes like 3x224x224")
+    for p in parts:
+        if len(p.lstrip("+-")) > MAX_INT_DIGITS:
+            raise UsageError(f"--input {shown(text)}: a size of {len(p.lstrip('+-')):,} digits, more than "
+                             f"{MAX_INT_DIGITS}", expected=f"sizes of at most {MAX_INT_DIGITS} digits")
+    dims = tuple(int(p) for p in parts)
+    if any(d < 1 for d in dims):
+        raise UsageError(f"--input {shown(text)} is not a shape", expected="positive sizes like 3x224x224")
+    return dims
+
+
+def _sample_and_batch(args: argparse.Namespace) -> tuple[int, ...] | None:
+    """--input and --batch checked before the spec is read: the per-sample sizes (or None)."""
+    _positive(args.batch, "--batch")
+    return None if args.input is None else parse_input(args.input)
+
+
+def _input_shape(network: Any, args: argparse.Namespace, sample: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """The full input shape (N, C, *spatial) that --input and --batch ask for; None for neither."""
+    if sample is None and args.batch is None:
+        return None
+    spec = tuple(network.input_shape)
+    if sample is None:
+        sample = spec[1:]
+    elif len(sample) != len(spec) - 1:
+        raise UsageError(
+            f"--input {args.input} has {len(sample)} sizes, the spec's input has {len(spec) - 1}",
+            expected="the same number of sizes; the batch is --batch N",
+        )
+    return (spec[0] if args.batch is None else args.batch, *sample)
+
+
+def _with_input(network: Any, shape: tuple[int, ...] | None) -> Any:
+    """The network read at another input shape (for the commands that evaluate it themselves)."""
+    from dataclasses import replace
+
+    return network if shape is None else replace(network, input_shape=shape)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -182,6 +242,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     _positive(args.depth, "--depth")
     _positive(args.top, "--top")
+    sample = _sample_and_batch(args)
+    if args.output:
+        check_output(args.output, [args.spec])
     convention = conventions.get(args.convention)
     dt = dtype(args.dtype)
     network = load_network(args.spec)
@@ -189,20 +252,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
         from calc.network.fold import fold_batchnorm
 
         network = fold_batchnorm(network)
-    shape = None
-    if args.input:
-        shape = parse_input(args.input, network.input_shape[0])
-        if len(shape) != len(network.input_shape):
-            raise UsageError(
-                f"--input {args.input} has {len(shape) - 1} sizes, the spec's input has "
-                f"{len(network.input_shape) - 1}", expected="the same number of sizes",
-            )
-    report = network.evaluate(convention, dt, shape)
+    report = network.evaluate(convention, dt, _input_shape(network, args, sample))
     if args.depth:
         report = collapse(report, args.depth)
     if args.top:
         report = top(report, args.top)
-    _emit(render(report, args.format, args.units), args.output)
+    emit(render(report, args.format, args.units), args.output, [args.spec])
     return 0
 
 
@@ -223,7 +278,11 @@ def _cmd_symbolic(args: argparse.Namespace) -> int:
     variables = tuple(v.strip() for v in args.vars.split(",") if v.strip())
     if not variables:
         raise UsageError("--vars names no variable", expected="e.g. H,W")
-    form = closed_form(load_network(args.spec), conventions.get(args.convention), variables)
+    sample = _sample_and_batch(args)
+    convention = conventions.get(args.convention)
+    network = load_network(args.spec)
+    network = _with_input(network, _input_shape(network, args, sample))
+    form = closed_form(network, convention, variables)
     sys.stdout.write(render_closed_form(form, args.format))
     return 0
 
@@ -238,8 +297,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         names = [n.strip() for n in args.conventions.split(",") if n.strip()]
         for n in names:
             conventions.get(n)
-    result = compare(load_network(args.spec), names)
-    _emit(render_comparison(result, args.format), args.output)
+    sample = _sample_and_batch(args)
+    if args.output:
+        check_output(args.output, [args.spec])
+    network = load_network(args.spec)
+    result = compare(_with_input(network, _input_shape(network, args, sample)), names)
+    emit(render_comparison(result, args.format), args.output, [args.spec])
     return 0
 
 
@@ -254,13 +317,50 @@ EXTENSIONS: dict[str, str] = {"derive": "calc.derive.cli", "check": "calc.claims
 and run(args) -> int."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """A signal that ends the command (SIGINT, SIGTERM, SIGHUP), raised in the main thread so
+    that `finally`/`except` clauses on the way out run: an output file being written is removed."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """While a command runs, SIGINT, SIGTERM and SIGHUP raise `Interrupted`.  Only signals left
+    at their default are taken (an ignored one, e.g. under nohup, stays ignored), only in the
+    main thread, and the previous handlers come back afterwards: `main` may run inside a host
+    program (tests) without changing its handlers for good."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    taken = {}
+    for sig in _SIGNALS:
+        previous = signal.getsignal(sig)
+        if previous in (signal.SIG_DFL, signal.default_int_handler):
+            taken[sig] = previous
+
+    def interrupt(signum: int, frame: Any) -> None:
+        for sig in taken:  # one signal is enough: a second one must not cut the clean-up short
+            signal.signal(sig, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    for sig in taken:
+        signal.signal(sig, interrupt)
+    try:
+        yield
+    finally:
+        for sig, previous in taken.items():
+            signal.signal(sig, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    # Counts are exact whatever their size: messages and reports may quote ints of more than
-    # Python's default 4300-digit text limit.
     import gc
     import os
-
-    from calc.arith import all_digits
 
     # calc's own records use no pydantic plugin; skipping their discovery saves an
     # importlib.metadata scan of every installed distribution on each command.
@@ -270,8 +370,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # collector's passes over 10^5 live objects cost more than they could ever free.
     gc.disable()
     try:
-        with all_digits():
-            return _main(argv)
+        with _signals_interrupt():
+            try:
+                return _main(argv)
+            except KeyboardInterrupt as exc:
+                signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+                print(f"calc: interrupted by {signal.Signals(signum).name}", file=sys.stderr)
+                return 128 + signum
     finally:
         gc.enable()
 

@@ -13,8 +13,10 @@ import re
 import shlex
 import subprocess
 import sys
+import signal
 import textwrap
 from contextlib import redirect_stdout
+from dataclasses import dataclass
 from io import StringIO
 
 import pytest
@@ -252,7 +254,8 @@ def test_report_output_failed_run_leaves_no_file(capsys, tmp_path):
 
 def test_report_output_interrupted_write_is_atomic(capsys, net, tmp_path, monkeypatch):
     """A failure between writing the temporary file and renaming it leaves neither a partial
-    target nor the temporary file."""
+    target nor the temporary file; an interrupt there is one line and exit 130 (it used to be
+    a traceback).  Real signals: tests/test_cli_files.py."""
     import calc.files
 
     target = tmp_path / "out.txt"
@@ -262,8 +265,11 @@ def test_report_output_interrupted_write_is_atomic(capsys, net, tmp_path, monkey
         raise KeyboardInterrupt
 
     monkeypatch.setattr(calc.files.os, "replace", boom)
-    with pytest.raises(KeyboardInterrupt):
-        main(["report", net, "-o", str(target)])
+    try:
+        code, out, err = run(capsys, ["report", net, "-o", str(target)])
+    except KeyboardInterrupt:
+        pytest.fail("main let KeyboardInterrupt through: a traceback at the command line")
+    assert (code, out, err) == (130, "", "calc: interrupted by SIGINT\n")
     assert target.read_text() == "previous\n"
     assert sorted(os.listdir(tmp_path)) == ["out.txt", "tiny.yaml"]
 
@@ -272,7 +278,7 @@ def test_report_output_interrupted_write_is_atomic(capsys, net, tmp_path, monkey
 
     monkeypatch.setattr(calc.files.os, "replace", fail)
     code, out, err = run(capsys, ["report", net, "-o", str(target)])
-    assert code == 2 and "No space left on device" in one_line(err, usage=True)
+    assert code == 2 and "cannot write " in err and "no space left on device" in one_line(err, usage=True)
     assert target.read_text() == "previous\n" and sorted(os.listdir(tmp_path)) == ["out.txt", "tiny.yaml"]
 
 
@@ -283,6 +289,18 @@ def test_report_output_interrupted_write_is_atomic(capsys, net, tmp_path, monkey
     (["--input", "abc"], 2, "--input 'abc' is not a shape"),
     (["--input", "3x0x32"], 2, "--input '3x0x32' is not a shape"),
     (["--input", "3x32"], 2, "--input 3x32 has 2 sizes, the spec's input has 3"),
+    (["--input", "1x3x32x32"], 2, "--input 1x3x32x32 has 4 sizes, the spec's input has 3 (expected the same "
+                                  "number of sizes; the batch is --batch N)"),
+    (["--input", "3x1_6x16"], 2, "--input '3x1_6x16' is not a shape"),
+    (["--input", " 3x16x16"], 2, "--input ' 3x16x16' is not a shape"),
+    (["--input", "3x16x" + "1" * 101], 2, "a size of 101 digits, more than 100 (expected sizes of at most 100 digits)"),
+    (["--batch", "0"], 2, "--batch must be a positive int, got 0 (expected 1 or more)"),
+    (["--batch", "-2"], 2, "--batch must be a positive int, got -2"),
+    (["--batch", "two"], 2, "argument --batch: invalid int value: 'two'"),
+    (["--batch", "1_0"], 2, "argument --batch: invalid int value: '1_0'"),
+    (["--batch", "1" * 101], 2, "argument --batch: an int of 101 digits, more than 100"),
+    (["--depth", "9" * 5000], 2, "argument --depth: an int of 5,000 digits, more than 100"),
+    (["--top", "x" * 5000], 2, "argument --top: invalid int value: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'... (5,000 characters)"),
     (["--input", "3x1x1"], 1, "pool.K: window 2 is larger than the padded input 1"),
     (["--dtype", "fp8"], 2, "invalid choice: 'fp8'"),
     (["--format", "html"], 2, "invalid choice: 'html'"),
@@ -293,6 +311,68 @@ def test_report_bad_options(capsys, net, extra, code, fragment):
     got, out, err = run(capsys, ["report", net, *extra])
     assert got == code and out == ""
     assert fragment in one_line(err, usage=code == 2)
+
+
+@pytest.mark.parametrize("argv", [["report"], ["compare", "--conventions", "exact"]])
+def test_batch_and_input(capsys, net, argv):
+    """--input is one sample's shape, --batch the batch: every count but the parameters scales
+    with the batch, and the input size as the layers say."""
+    command, *rest = argv
+    key = "macs"
+
+    def totals(*extra):
+        code, out, err = run(capsys, [command, net, *rest, *extra, "--format", "json"])
+        assert code == 0, err
+        data = json.loads(out)
+        return data["totals"] if command == "report" else {"params": data["params"], "macs": data["macs"]}
+
+    one = totals()
+    four = totals("--batch", "4")
+    assert four[key] == 4 * one[key] and four["params"] == one["params"]
+    both = totals("--batch", "4", "--input", "3x64x64")
+    assert both[key] == 4 * totals("--input", "3x64x64")[key] and both["params"] == one["params"]
+
+
+def test_report_batch_shape(capsys, net):
+    data = _totals(capsys, ["report", net, "--batch", "3", "--input", "3x16x16"])
+    assert data["input_shapes"] == [[3, 3, 16, 16]]
+    data = _totals(capsys, ["report", net, "--batch", "3"])
+    assert data["input_shapes"] == [[3, 3, 32, 32]]
+
+
+def test_symbolic_batch(capsys, net):
+    """The closed form does not depend on the batch it is computed at, only its check point."""
+    code, plain, err = run(capsys, ["symbolic", net, "--vars", "N,H,W", "--format", "json"])
+    assert code == 0, err
+    code, batched, err = run(capsys, ["symbolic", net, "--vars", "N,H,W", "--batch", "2", "--format", "json"])
+    assert code == 0, err
+    assert json.loads(plain)["totals"] == json.loads(batched)["totals"]
+    code, out, err = run(capsys, ["symbolic", net, "--batch", "0"])
+    assert code == 2 and "--batch must be a positive int" in one_line(err, usage=True)
+
+
+@pytest.mark.parametrize("argv", [
+    ["layer", "conv", "--K", "1" * 5000, "--Cout", "16", *SPATIAL],
+    ["layer", "conv", "--K", "3", "--Cout", "1" * 200, *SPATIAL],
+    ["check", "K*K", "--against", "conv.params", "--set", "Cin=" + "7" * 5000],
+])
+def test_huge_ints_are_refused_short(capsys, argv):
+    """Ints over 100 digits on the command line are refused in a short line (nothing converts a
+    huge int to text: with Python's 4,300-digit limit in place that would be a traceback)."""
+    code, out, err = run(capsys, argv)
+    assert code == 2 and out == "" and len(one_line(err, usage=True)) < 300
+    assert "more than 100" in err
+
+
+@pytest.mark.parametrize("argv", [["conventions"], ["layer", "linear", "--Cin", "4", "--Cout", "2"], ["report", None]])
+def test_main_leaves_the_int_digit_limit_alone(capsys, monkeypatch, net, argv):
+    """main used to lift Python's process-wide int-to-text digit limit for the whole run."""
+    def refuse(limit):
+        raise AssertionError(f"sys.set_int_max_str_digits({limit}) called")
+
+    monkeypatch.setattr(sys, "set_int_max_str_digits", refuse)
+    code, out, err = run(capsys, [a if a is not None else net for a in argv])
+    assert code == 0 and err == ""
 
 
 def test_report_missing_file(capsys, tmp_path):
@@ -436,7 +516,7 @@ def test_report_does_not_import_sympy_importtime():
 
 @pytest.mark.parametrize("spec, convention", [
     ("name: t\ninput: [16, 8, 8]\nlayers:\n  - {type: deconv, name: up, K: 2, stride: 2, Cout: 8}\n", "calflops"),
-    ("name: t\ninput: [3, 8, 8]\nbatch: 2\nlayers:\n  - {type: conv, name: c, K: 3, Cout: 4}\n", "ptflops"),
+    ("name: t\ninput: [1, 1, 1]\nbatch: 3\nlayers:\n  - {type: upsample, name: up, scale_factor: 2}\n", "ptflops"),
 ])
 def test_convention_error_is_located(capsys, tmp_path, spec, convention):
     path = tmp_path / "c.yaml"
@@ -450,15 +530,36 @@ def test_convention_error_is_located(capsys, tmp_path, spec, convention):
 # -- the error catalogue -----------------------------------------------------------------------
 
 FENCE = re.compile(r"^```(\w*)\s*$")
+SPEC_FILE = re.compile(r"[\w./-]+\.ya?ml")
+MISSING_HEADING = "Missing file"
+"""The one example that may name a file the catalogue does not define (and say "no such file")."""
+
+
+@dataclass
+class Example:
+    """A console example: `$ calc ARGV  # SIGNAL`, the stderr lines shown, the exit status."""
+
+    argv: str
+    expected: list[str]
+    code: int | None
+    span: tuple[int, int]
+    section: str
+    heading: str
+    signal: str | None = None
 
 
 def parse_catalogue(text: str):
-    """Files (name -> text), Python examples (code, expected stdout) and console examples
-    (line index of the command, argv text, expected stderr lines, expected exit code)."""
+    """Files (name -> (text, read_only)), Python examples (code, expected stdout, span) and
+    console examples (`Example`), each console example with its `##` section and its heading."""
     lines = text.splitlines()
     files, pythons, consoles = {}, [], []
+    section = heading = ""
     i = 0
     while i < len(lines):
+        if lines[i].startswith("## "):
+            section = heading = lines[i][3:].strip()
+        elif lines[i].startswith("### "):
+            heading = lines[i][4:].strip()
         m = FENCE.match(lines[i])
         if not m:
             i += 1
@@ -469,9 +570,9 @@ def parse_catalogue(text: str):
             end += 1
         body = lines[start:end]
         before = next((lines[j] for j in range(i - 1, -1, -1) if lines[j].strip()), "")
-        named = re.fullmatch(r"`([\w.-]+)`(?: \(.*\))?:", before.strip())
-        if lang == "yaml" and named:
-            files[named.group(1)] = "\n".join(body) + "\n"
+        named = re.fullmatch(r"`([\w.-]+)`(?: \((.*)\))?:", before.strip())
+        if lang in ("yaml", "text") and named:
+            files[named.group(1)] = ("\n".join(body) + "\n", "read-only" in (named.group(2) or ""))
         elif lang == "python":
             after = end + 1
             while not lines[after].startswith("```"):
@@ -483,21 +584,73 @@ def parse_catalogue(text: str):
             pythons.append(("\n".join(body) + "\n", lines[out_start:out_end], (out_start, out_end)))
         elif lang == "console":
             assert body and body[0].startswith("$ calc "), body
+            command, _, comment = body[0][len("$ calc "):].partition("#")
+            sig = re.match(r"\s*(SIG[A-Z]+)\b", comment)
             exit_lines = [k for k, line in enumerate(body) if re.fullmatch(r"\[exit \d+\]", line)]
             code = int(body[exit_lines[0]][6:-1]) if exit_lines else None
-            consoles.append((body[0][len("$ calc "):], body[1:exit_lines[0]] if exit_lines else body[1:],
-                             code, (start, end)))
+            consoles.append(Example(command.strip(), body[1:exit_lines[0]] if exit_lines else body[1:], code,
+                                    (start, end), section, heading, sig.group(1) if sig else None))
         i = end + 1
     return files, pythons, consoles
 
 
+def _raised_classes(monkeypatch) -> list[type]:
+    """Record the class of every CalcError rendered (main renders the one it reports last)."""
+    from calc.errors import CalcError
+
+    seen: list[type] = []
+    original = CalcError.one_line
+
+    def one_line(self):
+        seen.append(type(self))
+        return original(self)
+
+    monkeypatch.setattr(CalcError, "one_line", one_line)
+    return seen
+
+
+def _intent_problems(example: Example, files: dict, got: list[str], got_code: int, raised: type | None) -> list[str]:
+    """Ways an example fails to show what its heading says (whatever it printed)."""
+    import calc.errors as errors
+
+    where = f"calc {example.argv} (under '{example.heading}')"
+    problems = []
+    for name in SPEC_FILE.findall(example.argv):
+        if name not in files and example.heading != MISSING_HEADING:
+            problems.append(f"{where}: names {name}, which the catalogue does not define")
+    if any("no such file" in line for line in got) != (example.heading == MISSING_HEADING):
+        problems.append(f"{where}: 'no such file' belongs to the '{MISSING_HEADING}' example only: {got!r}")
+    cls = getattr(errors, example.section, None)
+    if isinstance(cls, type) and issubclass(cls, errors.CalcError) and cls is not errors.CalcError:
+        if got_code != cls.exit_code:
+            problems.append(f"{where}: exit {got_code}, a {example.section} exits {cls.exit_code}")
+        documented = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.CalcError)]
+        narrower = [c for c in documented if c is not cls and issubclass(c, cls) and raised and issubclass(raised, c)]
+        if raised is not None and (not issubclass(raised, cls) or narrower):
+            problems.append(f"{where}: raises {raised.__name__}, not a {example.section}")
+    elif example.signal:
+        want = 128 + getattr(signal, example.signal)
+        if got_code != want:
+            problems.append(f"{where}: exit {got_code}, {example.signal} exits {want}")
+    return problems
+
+
+def _needs_permission_bits(example: Example, files: dict) -> bool:
+    return any(files.get(name, ("", False))[1] for name in shlex.split(example.argv))
+
+
 def test_error_catalogue(tmp_path, monkeypatch, capsys):
+    from test_cli_files import interrupt_while_writing, run_bound_by_permissions
+
     with open(ERRORS_DOC, encoding="utf-8") as fh:
         text = fh.read()
     files, pythons, consoles = parse_catalogue(text)
     assert len(consoles) >= 20 and len(files) >= 15
-    for name, content in files.items():
+    assert sum(e.heading == MISSING_HEADING for e in consoles) == 1
+    for name, (content, read_only) in files.items():
         (tmp_path / name).write_text(content)
+        if read_only:
+            (tmp_path / name).chmod(0o444)
     monkeypatch.chdir(tmp_path)
     lines = text.splitlines()
     replacements = []
@@ -510,26 +663,87 @@ def test_error_catalogue(tmp_path, monkeypatch, capsys):
         replacements.append((span, got))
         if got != expected:
             problems.append(f"python example: expected {expected!r}, got {got!r}")
-    for argv, expected, code, span in consoles:
-        capsys.readouterr()
-        got_code = main(shlex.split(argv))
-        out, err = capsys.readouterr()
+    raised_log = _raised_classes(monkeypatch)
+    for example in consoles:
+        argv = shlex.split(example.argv)
+        raised = None
+        if example.signal:
+            got_code, err, _ = interrupt_while_writing(argv, tmp_path, getattr(signal, example.signal))
+        elif _needs_permission_bits(example, files) and os.geteuid() == 0:
+            got_code, err = run_bound_by_permissions(argv, tmp_path)
+        else:
+            capsys.readouterr()
+            del raised_log[:]
+            got_code = main(argv)
+            err = capsys.readouterr().err
+            raised = raised_log[-1] if raised_log else None
         got = err.splitlines()
-        replacements.append(((span[0] + 1, span[1]), [*got, f"[exit {got_code}]"]))
-        if not yaml.__with_libyaml__ and any("YAML syntax:" in line for line in expected):
+        replacements.append(((example.span[0] + 1, example.span[1]), [*got, f"[exit {got_code}]"]))
+        problems += _intent_problems(example, files, got, got_code, raised)
+        if not yaml.__with_libyaml__ and any("YAML syntax:" in line for line in example.expected):
             continue  # syntax messages are LibYAML's; PyYAML's pure-Python parser words them differently
-        if got != expected or got_code != code:
-            problems.append(f"calc {argv}: expected {expected!r} [exit {code}], got {got!r} [exit {got_code}]")
+        if got != example.expected or got_code != example.code:
+            problems.append(f"calc {example.argv}: expected {example.expected!r} [exit {example.code}], "
+                            f"got {got!r} [exit {got_code}]")
         if got_code != 0:
-            assert len(got) == 1, f"calc {argv}: not one line: {got!r}"
+            assert len(got) == 1, f"calc {example.argv}: not one line: {got!r}"
             assert ("error: " in got[0][:7]) == (got_code == 2)
     if os.environ.get("FLOPCALC_UPDATE_ERRORS_DOC"):
         for (start, end), new in sorted(replacements, reverse=True):
             lines[start:end] = new
         with open(ERRORS_DOC, "w", encoding="utf-8") as fh:
             fh.write("\n".join(lines) + "\n")
+        assert not [p for p in problems if "(under '" in p], "\n".join(problems)
         return
     assert not problems, "docs/errors.md is stale (FLOPCALC_UPDATE_ERRORS_DOC=1 rewrites it):\n" + "\n".join(problems)
+
+
+def test_catalogue_intent_checks_catch_the_old_drift():
+    """The examples that showed "no such file" under 'Bad --input' and 'Unwritable output'
+    (net.yaml was not defined: its block's caption did not match) fail the intent checks."""
+    import calc.errors as errors
+
+    old = textwrap.dedent("""\
+        ## UsageError
+
+        `net.yaml` (a valid spec) for the examples below:
+
+        ```yaml
+        name: tiny
+        ```
+
+        ### Bad --input
+
+        ```console
+        $ calc report net.yaml --input 3x0x32
+        net.yaml: no such file (expected a path to a YAML spec)
+        [exit 1]
+        ```
+        """)
+    files, _, consoles = parse_catalogue(old)
+    assert files == {} and len(consoles) == 1
+    problems = _intent_problems(consoles[0], files, consoles[0].expected, 1, errors.YamlError)
+    assert len(problems) == 4, problems  # undefined file, "no such file", exit 1, a YamlError
+    fixed = old.replace("(a valid spec) for the examples below:", "(a valid spec):")
+    files, _, consoles = parse_catalogue(fixed)
+    assert list(files) == ["net.yaml"]
+    line = "error: --input '3x0x32' is not a shape (expected positive sizes like 3x224x224)"
+    assert _intent_problems(consoles[0], files, [line], 2, errors.UsageError) == []
+
+
+def test_error_catalogue_states_the_bounds_in_force():
+    """The prose states the bounds the code enforces (it said 16 MiB and 2,000,000 nodes after
+    they had changed)."""
+    from calc import yamlload
+    from calc.limits import MAX_INT_DIGITS
+
+    with open(ERRORS_DOC, encoding="utf-8") as fh:
+        text = " ".join(fh.read().split())
+    for statement in (f"{MAX_INT_DIGITS} decimal digits", f"{yamlload.MAX_BYTES // 2**20} MiB",
+                      f"{yamlload.MAX_NODES:,} nodes", f"{yamlload.MAX_DEPTH} levels",
+                      f"{yamlload.MAX_ALIAS_GROWTH} times the nodes it writes plus 100,000",
+                      f"nothing to read for {yamlload.STREAM_WAIT_S:g} s"):
+        assert statement in text, statement
 
 
 def test_error_catalogue_covers_every_class():

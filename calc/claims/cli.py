@@ -14,8 +14,11 @@ This module stays cheap to import: sympy is loaded by `run`.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Any
+
+from calc.files import check_output, emit
 
 HELP = "check a cost formula (or a claims file) against the library: proof or smallest counterexample"
 
@@ -39,7 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _pairs(values: list[str], flag: str, want_int: bool) -> tuple[tuple[str, Any], ...]:
+    from calc.cli import shown
     from calc.errors import UsageError
+    from calc.limits import MAX_INT_DIGITS
 
     out = []
     for text in values:
@@ -48,27 +53,23 @@ def _pairs(values: list[str], flag: str, want_int: bool) -> tuple[tuple[str, Any
         if not eq or not name or not value:
             raise UsageError(f"{flag} {text!r} is not NAME=VALUE", expected="e.g. " + ("Hout=1" if want_int else "M=Cin"))
         if want_int:
-            try:
-                out.append((name, int(value)))
-            except ValueError:
-                raise UsageError(f"{flag} {text}: {value!r} is not an int", expected="a positive int") from None
+            if not re.fullmatch(r"[+-]?[0-9]+", value):
+                raise UsageError(f"{flag} {shown(text)}: {shown(value)} is not an int", expected="a positive int")
+            digits = len(value.lstrip("+-"))
+            if digits > MAX_INT_DIGITS:
+                raise UsageError(f"{flag} {name}: an int of {digits:,} digits, more than {MAX_INT_DIGITS}",
+                                 expected=f"an int of at most {MAX_INT_DIGITS} digits")
+            out.append((name, int(value)))
         else:
             out.append((name, value))
     return tuple(out)
 
 
-def _emit(text: str, output: str | None) -> None:
-    if output is None:
-        sys.stdout.write(text)
-        return
-    from calc.files import write_atomic
-
-    write_atomic(output, text)
-
-
 def run(args: argparse.Namespace) -> int:
     from calc.errors import UsageError
 
+    if args.output:
+        check_output(args.output, [args.claims] if args.claims else [])
     if args.claims:
         given = [flag for flag, value in (("FORMULA", args.formula), ("--against", args.against),
                                           ("--var", args.var), ("--set", args.fixed),
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     except FormulaError as exc:
         exc.message = f"formula {args.formula!r}: {exc.message}"
         raise
-    _emit(render_check(result, args.format), args.output)
+    emit(render_check(result, args.format), args.output)
     return 0 if result.ok else 1
 
 
@@ -112,7 +113,7 @@ def _run_claims(args: argparse.Namespace) -> int:
                              expected="one of " + ", ".join(conventions.CONVENTIONS))
     title, claims = load_claims(args.claims)
     results = run_claims(claims, args.convention)
-    _emit(render_claims(title, results, args.format, args.claims), args.output)
+    emit(render_claims(title, results, args.format, args.claims), args.output, [args.claims])
     bad = 0
     for r in results:
         for problem in r.mismatches():

@@ -7,10 +7,10 @@ An unknown topic is a usage error (exit 2, listing the topics); a step that does
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from calc.errors import UsageError
+from calc.files import check_output, emit
 
 HELP = "derivations of the formulas, each step checked with sympy (calc derive --list)"
 FORMATS = ("text", "md", "latex")
@@ -25,33 +25,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of stdout")
 
 
-def _emit(text: str, output: str | None) -> None:
-    if output is None:
-        sys.stdout.write(text)
-        return
-    from calc.files import write_atomic
-
-    write_atomic(output, text)
-
-
 def run(args: Any) -> int:
     from calc import derive
     from calc.derive.render import render
 
     names = ", ".join(derive.TOPICS)
+    if args.output:
+        check_output(args.output)
     if args.list:
         width = max(len(t) for t in derive.TOPICS)
-        _emit("".join(f"{t:<{width}}  {derive.title(t)}\n" for t in derive.TOPICS), args.output)
+        emit("".join(f"{t:<{width}}  {derive.title(t)}\n" for t in derive.TOPICS), args.output)
         return 0
     if args.all:
         if args.format == "md":
-            _emit(derive.document(), args.output)
+            emit(derive.document(), args.output)
         else:
-            _emit("\n".join(render(derive.build(t), args.format) for t in derive.TOPICS), args.output)
+            emit("\n".join(render(derive.build(t), args.format) for t in derive.TOPICS), args.output)
         return 0
     if args.topic is None:
         raise UsageError("calc derive: no topic given", expected=f"one of {names}, or --list")
     if args.topic not in derive.TOPICS:
         raise UsageError(f"calc derive: unknown topic '{args.topic}'", expected=f"one of {names}")
-    _emit(render(derive.build(args.topic), args.format), args.output)
+    emit(render(derive.build(args.topic), args.format), args.output)
     return 0
