@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from calc import conventions
 from calc.errors import ConventionError
 from calc.network import load_network
+from calc.parse import parse_layer
 from calc.report import evaluate_layer
 from calc.strategies import layers
 from calc.symbolic import closed_form, layer_costs
@@ -46,18 +47,51 @@ def test_symbolic_layer_equals_numeric_at_the_point(layer, convention_name, data
     convention = conventions.get(convention_name)
     try:
         numeric = evaluate_layer(layer, convention).totals
-    except ConventionError:  # a profiler rule that is not emulated, or ptflops at batch > 1
-        with pytest.raises(ConventionError):
+    except ConventionError as exc:  # a rule that is not emulated, or a fraction (ptflops' upsample)
+        with pytest.raises(ConventionError) as same:
             layer_costs(layer.kind, layer.model_dump(exclude={"type"}, exclude_none=True), convention)
+        assert same.value.message == exc.message
         return
     if layer.kind == "deconv":  # its per-axis scatter count is numeric in K, stride, padding
         fields, subs = layer.model_dump(exclude={"type"}, exclude_none=True), {}
     else:
         fields, subs = symbolise(layer, data.draw)
-    symbolic = layer_costs(layer.kind, fields, convention)
+    try:
+        symbolic = layer_costs(layer.kind, fields, convention)
+    except ConventionError as exc:  # only a batch-1 convention may refuse a symbolic batch: it says so
+        assert convention.batch_one and "cannot price a symbolic batch" in exc.message, exc.message
+        return
     for q in QUANTITIES:
         value = sympy.sympify(symbolic[q]).subs(subs)
         assert value == getattr(numeric, q), (q, symbolic[q], subs)
+
+
+N, CIN, COUT, C, H, W = sympy.symbols("N Cin Cout C H W", integer=True, positive=True)
+
+
+def test_ptflops_prices_a_symbolic_batch():
+    # The case hypothesis 6.170 found: Linear, N=1, Cin=1, Cout=1, N symbolic ("batch 1 only").
+    assert layer_costs("linear", dict(N=N, Cin=1, Cout=1), conventions.get("ptflops"))["flops"] == 1 + 1
+    # ptflops divides a hook's count by the batch, not a patched functional's: per sample
+    # (Cin*Cout + Cout) for a linear; out/N + in for nn.ReLU (hook + F.relu)
+    linear = layer_costs("linear", dict(N=N, Cin=CIN, Cout=COUT), conventions.get("ptflops"))
+    assert sympy.expand(linear["flops"] - (CIN * COUT + COUT)) == 0
+    relu = layer_costs("relu", dict(N=N, Cin=C, H=H, W=W), conventions.get("ptflops"))
+    assert sympy.expand(relu["flops"] - (C * H * W + N * C * H * W)) == 0
+    relu = layer_costs("relu", dict(N=N, Cin=C, H=H, W=W, call="functional"), conventions.get("ptflops"))
+    assert sympy.expand(relu["flops"] - N * C * H * W) == 0
+
+
+def test_a_batch_one_convention_refuses_a_symbolic_batch_cleanly():
+    from dataclasses import replace
+
+    batch_one = replace(conventions.get("torch"), name="batch-one", batch_one=True)
+    at_one = layer_costs("linear", dict(N=1, Cin=CIN, Cout=COUT), batch_one)
+    assert sympy.expand(at_one["flops"] - 2 * CIN * COUT) == 0
+    with pytest.raises(ConventionError, match="at batch 1 only, so it cannot price a symbolic batch N"):
+        layer_costs("linear", dict(N=N, Cin=CIN, Cout=COUT), batch_one)
+    with pytest.raises(ConventionError, match=r"at batch 1 only \(expected batch: 1\)"):
+        evaluate_layer(parse_layer({"type": "linear", "N": 2, "Cin": 3, "Cout": 4}), batch_one)
 
 
 def test_conv_symbolic_formula_reads_like_the_derivation():

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from calc.arith import exact_div, is_int
 from calc.errors import ConventionError
 from calc.tally import Counter, Tally
 
@@ -27,14 +28,28 @@ OPS: tuple[str, ...] = (
 DOT_PRODUCT_OPS = ("conv", "deconv", "linear")
 
 
+def batch_of(tally: Any) -> Any:
+    """N, the output's first axis; 1 for a stand-in without shapes (calc.derive's counters)."""
+    output = tally.output
+    return output[0] if output else 1
+
+
 @dataclass(frozen=True)
 class Rule:
-    """FLOPs of one operation: sum of coefficient x counter, with a note saying why."""
+    """FLOPs of one operation: sum of coefficient x counter, with a note saying why.
+
+    A tool that averages part of its count over the batch (ptflops divides its module-hook
+    counts by N, not its patched-functional counts) states that part as `per_batch`:
+        FLOPs = sum(terms) + sum(per_batch) / N**batch_power
+    N is the output's first axis.  A numeric quotient must be an integer: where the tool's figure
+    is a fraction the rule refuses (a symbolic one stays a quotient, exact wherever it is whole)."""
 
     terms: tuple[tuple[Counter, int], ...] = ()
     note: str = ""
     refuse: str = ""
     """Non-empty: the tool's rule for this operation is not emulated; say why instead of guessing."""
+    per_batch: tuple[tuple[Counter, int], ...] = ()
+    batch_power: int = 1
 
     def flops(self, tally: Tally) -> Any:
         if self.refuse:
@@ -42,7 +57,24 @@ class Rule:
         total: Any = 0
         for name, coefficient in self._plain_terms:
             total = total + coefficient * getattr(tally, name)
+        if self.per_batch:
+            total = total + self._per_batch_share(tally)
         return total
+
+    def _per_batch_share(self, tally: Tally) -> Any:
+        part: Any = 0
+        for counter, coefficient in self.per_batch:
+            part = part + coefficient * getattr(tally, counter.value)
+        batch = batch_of(tally)
+        divisor = batch**self.batch_power
+        if is_int(part) and is_int(divisor) and part % divisor:
+            power = "" if self.batch_power == 1 else f"**{self.batch_power}"
+            raise ConventionError(
+                f"{self.note}: {part}/N{power} is not an integer at N = {batch} (the tool's figure "
+                "is a fraction; calc counts in integers)",
+                expected=f"a batch N for which N{power} divides {part}",
+            )
+        return exact_div(part, divisor)
 
     @property
     def _plain_terms(self) -> tuple[tuple[str, int], ...]:
@@ -53,23 +85,45 @@ class Rule:
         return cached
 
     def formula(self) -> str:
-        """Human-readable form, e.g. '2*macs - dot_outputs + bias_adds'."""
+        """Human-readable form, e.g. '2*macs - dot_outputs + bias_adds',
+        '(macs + bias_adds)/N', 'out_elements/N + in_elements'."""
         if self.refuse:
             return "not emulated"
-        if not self.terms:
+        if not self.terms and not self.per_batch:
             return "0"
         parts = []
-        for i, (counter, c) in enumerate(self.terms):
-            sign = "-" if c < 0 else "+"
-            mag = abs(c)
-            text = counter.value if mag == 1 else f"{mag}*{counter.value}"
-            parts.append(("-" + text) if i == 0 and c < 0 else text if i == 0 else f"{sign} {text}")
+        if self.per_batch:
+            divided = _sum_text(self.per_batch)
+            if len(self.per_batch) > 1:
+                divided = f"({divided})"
+            parts.append(divided + ("/N" if self.batch_power == 1 else f"/N**{self.batch_power}"))
+        if self.terms:
+            plain = _sum_text(self.terms)
+            parts.append(plain if not parts else f"- {plain[1:]}" if plain.startswith("-") else f"+ {plain}")
         return " ".join(parts)
 
 
-def rule(note: str = "", **coefficients: int) -> Rule:
-    """rule(macs=2, dot_outputs=-1, bias_adds=1) -> Rule over those counters."""
-    return Rule(tuple((Counter(name), c) for name, c in coefficients.items() if c), note)
+def _sum_text(terms: tuple[tuple[Counter, int], ...]) -> str:
+    parts = []
+    for i, (counter, c) in enumerate(terms):
+        sign = "-" if c < 0 else "+"
+        mag = abs(c)
+        text = counter.value if mag == 1 else f"{mag}*{counter.value}"
+        parts.append(("-" + text) if i == 0 and c < 0 else text if i == 0 else f"{sign} {text}")
+    return " ".join(parts)
+
+
+def _terms(coefficients: Mapping[str, int]) -> tuple[tuple[Counter, int], ...]:
+    return tuple((Counter(name), c) for name, c in coefficients.items() if c)
+
+
+def rule(
+    note: str = "", *, per_batch: Mapping[str, int] | None = None, batch_power: int = 1,
+    **coefficients: int,
+) -> Rule:
+    """rule(macs=2, dot_outputs=-1, bias_adds=1) -> Rule over those counters;
+    rule(per_batch=dict(macs=1), in_elements=1) -> macs/N + in_elements (see Rule)."""
+    return Rule(_terms(coefficients), note, per_batch=_terms(per_batch or {}), batch_power=batch_power)
 
 
 def refused(why: str) -> Rule:
@@ -97,8 +151,8 @@ class Convention:
     method_default: Rule | None = None
     """Likewise for tensor methods (x.mean)."""
     batch_one: bool = False
-    """True when the tool's figures are only reproducible for batch 1 (ptflops divides module
-    counts by the batch but not functional counts)."""
+    """True when the tool's figures are only reproducible for batch 1 (a tool whose batch rule
+    is not known).  None of the tables sets it since ptflops' rule is emulated (Rule.per_batch)."""
 
     def rule_for(self, op: str, call: str = "module") -> Rule:
         if call == "functional":
@@ -130,8 +184,10 @@ class Convention:
         """Every other case: batch-1 conventions, functional and method calls, refusals and
         missing rules (whose errors name the convention)."""
         if self.batch_one and tally.output and tally.output[0] != 1:
+            symbolic = not is_int(tally.output[0])
             raise ConventionError(
-                f"convention '{self.name}' reproduces its tool at batch 1 only",
+                f"convention '{self.name}' reproduces its tool at batch 1 only"
+                + (f", so it cannot price a symbolic batch {tally.output[0]}" if symbolic else ""),
                 expected="batch: 1",
             )
         try:
@@ -144,10 +200,11 @@ class Convention:
     @cached_property
     def _module_terms(self) -> dict[str, tuple[tuple[str, int], ...]]:
         """op -> (counter name, coefficient) pairs of the module rules the fast path may apply
-        unchecked (none for a batch-1 convention, whose every call checks the batch)."""
+        unchecked (none for a batch-1 convention, whose every call checks the batch; no rule
+        with a per-batch part, whose division is checked)."""
         if self.batch_one:
             return {}
-        return {op: r._plain_terms for op, r in self.rules.items() if not r.refuse}
+        return {op: r._plain_terms for op, r in self.rules.items() if not r.refuse and not r.per_batch}
 
 
 def per_op(default: Rule | None = None, /, **rules: Rule) -> dict[str, Rule]:

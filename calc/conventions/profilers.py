@@ -10,7 +10,7 @@ none of these tools counts.
 
 from __future__ import annotations
 
-from calc.conventions.base import ZERO, Convention, per_op, refused, rule
+from calc.conventions.base import ZERO, Convention, Rule, per_op, refused, rule
 
 THOP = Convention(
     name="thop",
@@ -65,11 +65,11 @@ FVCORE = Convention(
     method_default=rule("aten::mean and other tensor reductions are unsupported: 0"),
 )
 
-_PTFLOPS_DOT = dict(
-    conv=rule("hook: macs + bias * out", macs=1, bias_adds=1),
-    deconv=rule("hook: N * S_in * prod(K) * Cin * Cout/g + bias * out", macs_all=1, bias_adds=1),
-    linear=rule("hook: macs + bias * out", macs=1, bias_adds=1),
-)
+def _hook(note: str, *, power: int = 1, functional: dict[str, int] | None = None, **hook: int) -> Rule:
+    """A ptflops module: its hook's count divided by the batch (by N**power), plus the count of
+    the patched functional its forward calls (functional, not divided)."""
+    return rule(note, per_batch=hook, batch_power=power, **(functional or {}))
+
 
 PTFLOPS = Convention(
     name="ptflops",
@@ -77,28 +77,38 @@ PTFLOPS = Convention(
     source="ptflops 0.7.5: ptflops/pytorch_engine.py, ptflops/pytorch_ops.py",
     rules=per_op(
         rule("no hook and no patched functional"),
-        **_PTFLOPS_DOT,
-        batchnorm=rule("hook: in, doubled when affine", in_elements=1, affine_in=1),
-        relu=rule("NB: counted twice, hook (out) + patched F.relu (in)", in_elements=2),
-        prelu=rule("NB: counted twice, hook + patched F.prelu", in_elements=2),
-        elu=rule("NB: counted twice, hook + patched F.elu", in_elements=2),
-        gelu=rule("NB: counted twice, hook + patched F.gelu", in_elements=2),
-        relu6=rule("hook only (nn.ReLU6 calls the unpatched F.hardtanh)", out_elements=1),
-        leaky_relu=rule("hook only (F.leaky_relu is not patched)", out_elements=1),
-        silu=rule("patched F.silu only (no hook)", in_elements=1),
-        softmax=rule("patched F.softmax only (no hook)", in_elements=1),
-        maxpool=rule("NB: counted twice, hook (in) + patched F.max_pool (in)", in_elements=2),
-        avgpool=rule("NB: counted twice, hook (in) + patched F.avg_pool (in)", in_elements=2),
-        adaptive_avgpool=rule("NB: counted twice, hook (in) + patched functional (in)", in_elements=2),
-        adaptive_maxpool=rule("NB: counted twice, hook (in) + patched functional (in)", in_elements=2),
-        upsample_nearest=rule("NB: counted twice, hook (out) + patched F.interpolate (out)", out_elements=2),
-        upsample_bilinear=rule("NB: counted twice, hook (out) + patched F.interpolate (out)", out_elements=2),
+        conv=_hook("hook: macs + bias * out, / N", macs=1, bias_adds=1),
+        deconv=_hook("hook: N * S_in * prod(K) * Cin * Cout/g + bias * out, / N", macs_all=1, bias_adds=1),
+        linear=_hook("hook: macs + bias * out, / N", macs=1, bias_adds=1),
+        batchnorm=_hook("hook: in, doubled when affine, / N", in_elements=1, affine_in=1),
+        relu=_hook("NB: counted twice, hook (out / N) + patched F.relu (in)", out_elements=1,
+                   functional=dict(in_elements=1)),
+        prelu=_hook("NB: counted twice, hook (out / N) + patched F.prelu (in)", out_elements=1,
+                    functional=dict(in_elements=1)),
+        elu=_hook("NB: counted twice, hook (out / N) + patched F.elu (in)", out_elements=1,
+                  functional=dict(in_elements=1)),
+        gelu=_hook("NB: counted twice, hook (out / N) + patched F.gelu (in)", out_elements=1,
+                   functional=dict(in_elements=1)),
+        relu6=_hook("hook only, out / N (nn.ReLU6 calls the unpatched F.hardtanh)", out_elements=1),
+        leaky_relu=_hook("hook only, out / N (F.leaky_relu is not patched)", out_elements=1),
+        silu=rule("patched F.silu only (no hook): in", in_elements=1),
+        softmax=rule("patched F.softmax only (no hook): in", in_elements=1),
+        **{op: _hook(f"NB: counted twice, hook (in / N) + patched F.{name} (in)", in_elements=1,
+                     functional=dict(in_elements=1))
+           for op, name in (("maxpool", "max_pool"), ("avgpool", "avg_pool"),
+                            ("adaptive_avgpool", "adaptive_avg_pool"),
+                            ("adaptive_maxpool", "adaptive_max_pool"))},
+        **{op: _hook("NB: counted twice, hook on output[0] (one sample, out / N) then / N, + patched "
+                     "F.interpolate (out)", power=2, out_elements=1, functional=dict(out_elements=1))
+           for op in ("upsample_nearest", "upsample_bilinear")},
     ),
     notes=(
         "Operators x + y, x * y do not reach the patched torch.add/mul: residual sums and gates cost 0.",
         "Sigmoid, Tanh, Hardswish, Hardsigmoid, Dropout, Flatten have no hook: 0.",
-        "With batch N > 1 ptflops divides module-hook counts by N but not functional counts; "
-        "this emulation is defined for batch 1.",
+        "Batch N: the total is int(H / N + F), H the module hooks' counts, F the patched "
+        "functionals' (pytorch_engine.py: compute_average_flops_cost, get_flops_pytorch); "
+        "each hook's count carries a factor N, except nn.Upsample's, which counts output[0], one "
+        "sample: at a batch that does not divide it the figure is a fraction, which is refused.",
     ),
     functional={
         op: rule(f"patched F.{op}: in", in_elements=1)
@@ -110,14 +120,19 @@ PTFLOPS = Convention(
     },
     functional_default=rule("functional not patched by ptflops: 0"),
     method_default=rule("tensor methods (x.mean) are not patched: 0"),
-    batch_one=True,
 )
 
 PTFLOPS_ATEN = Convention(
     name="ptflops-aten",
     title="ptflops get_model_complexity_info, backend='aten'",
     source="ptflops 0.7.5: ptflops/aten_engine.py, ptflops/aten_ops.py",
-    rules=per_op(rule("only mm/matmul/addmm/bmm/convolution are counted"), **_PTFLOPS_DOT),
+    rules=per_op(
+        rule("only mm/matmul/addmm/bmm/convolution are counted"),
+        conv=rule("aten.convolution: macs + bias * out", macs=1, bias_adds=1),
+        deconv=rule("aten.convolution (transposed): N * S_in * prod(K) * Cin * Cout/g + bias * out",
+                    macs_all=1, bias_adds=1),
+        linear=rule("aten.addmm / mm: macs + bias * out", macs=1, bias_adds=1),
+    ),
 )
 
 TORCHINFO = Convention(

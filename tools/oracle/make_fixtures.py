@@ -510,6 +510,20 @@ def run_ptflops(backend: str, factory, shapes, train=False, with_layers=True) ->
     model = build(factory, train)
     names = {m: n for n, m in model.named_modules()}
     captured: dict = {}
+    # Which module is running when a patched functional fires: our own hooks keep a stack of
+    # module paths, and the collector ptflops appends to is wrapped so that each count is also
+    # recorded against the innermost running module (the tool's figures are unchanged).
+    stack: list[str] = []
+    by_module: dict[str, Any] = defaultdict(int)
+
+    def enter(mod, args) -> None:
+        stack.append(names[mod])
+
+    def leave(mod, args, out) -> None:  # returns None: the output stays as it is
+        stack.pop()
+
+    own_hooks = [h for m in model.modules()
+                 for h in (m.register_forward_pre_hook(enter), m.register_forward_hook(leave))]
     if len(shapes) == 1:
         input_res = tuple(shapes[0][1:])
         ctor = None
@@ -537,9 +551,19 @@ def run_ptflops(backend: str, factory, shapes, train=False, with_layers=True) ->
         captured["per_module"] = per
         captured["batch_counter"] = m.__batch_counter__
 
+    class _Attributing:
+        """Appends to ptflops' own list, and adds the count to the running module's sum."""
+
+        def __init__(self, collector: list) -> None:
+            self.collector = collector
+
+        def append(self, value: Any) -> None:
+            self.collector.append(value)
+            by_module[stack[-1] if stack else ""] += value
+
     def pf(collector):
         captured["functional"] = collector
-        return orig_pf(collector)
+        return orig_pf(_Attributing(collector))
 
     def pt(collector):
         captured["tensor_ops"] = collector
@@ -560,6 +584,8 @@ def run_ptflops(backend: str, factory, shapes, train=False, with_layers=True) ->
                 ost=out, verbose=False, backend=backend)
     finally:
         pe.print_model_with_flops, pe.patch_functional, pe.patch_tensor_ops, ae.FlopCounterMode = orig_print, orig_pf, orig_pt, orig_mode
+        for h in own_hooks:
+            h.remove()
     res = OrderedDict(
         tool=f"ptflops_{backend}", version=_pkg_version("ptflops"),
         call=f"ptflops.get_model_complexity_info(model, {call_res}, as_strings=False, print_per_layer_stat=True, backend='{backend}')",
@@ -580,6 +606,10 @@ def run_ptflops(backend: str, factory, shapes, train=False, with_layers=True) ->
         res["batch_counter"] = captured.get("batch_counter")
         if with_layers:
             res["per_module_flops"] = per
+            # patched-functional counts by the innermost module running at the call ("" = root);
+            # not divided by the batch (ptflops adds them to the total as they are)
+            res["functional_by_module"] = OrderedDict(
+                (n, int(v) if float(v).is_integer() else float(v)) for n, v in by_module.items())
     else:
         mode = captured.get("mode")
         fc = {k: {str(op): int(v) for op, v in sorted(d.items(), key=lambda kv: str(kv[0]))}
