@@ -5,22 +5,50 @@ Grammar (no `eval`, no attribute access, no calls):
     term  := unary (('*' | '//' | '%') unary)*
     unary := '-' unary | atom
     atom  := INT | NAME | '(' expr ')'
-Names are the integer parameters of the enclosing blocks.  Length and nesting are bounded.
+Names are the integer parameters of the enclosing blocks; a parameter that is a bool, a string
+or anything else but an int is refused as an operand (`true + true` is not 2).  Length and
+nesting are bounded, and so is every value: each literal and each intermediate result has at
+most `calc.limits.MAX_INT_DIGITS` digits, checked after every operation, so `p*p*p*...` stops
+at the first product past the bound instead of building a huge int.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
+
+from calc.limits import MAX_INT_DIGITS, int_too_big
 
 MAX_LENGTH = 256
 MAX_DEPTH = 32
 
+_OPERATOR = re.compile(r"[-+*/%()]")
 _TOKEN = re.compile(r"\s*(?:([0-9]+)|([A-Za-z_][A-Za-z_0-9]*)|(//|[-+*%()])|(\S))")
 
 
 class ExprError(ValueError):
     """An expression that does not parse or evaluate; the message says why."""
+
+
+class ExprTooBig(ExprError):
+    """A literal or an intermediate result with more than MAX_INT_DIGITS digits."""
+
+
+def digits(value: int) -> str:
+    """The number of decimal digits of `value`, in words, without converting a huge int to
+    text (which is slow, and refused past Python's 4,300-digit limit)."""
+    bits = abs(value).bit_length()
+    if bits <= 13_000:  # < 4,000 digits: exact
+        return f"{len(str(abs(value))):,}"
+    return f"about {int(bits * 0.30102999566398120) + 1:,}"
+
+
+def too_big(value: Any) -> str | None:
+    """'has N digits, more than 100' for an int past calc.limits' bound, else None."""
+    if type(value) is int and int_too_big(value):
+        return f"has {digits(value)} digits, more than {MAX_INT_DIGITS}"
+    return None
 
 
 def tokens(text: str) -> list[tuple[str, str]]:
@@ -51,10 +79,11 @@ def names(text: str) -> set[str]:
 def is_expression(text: str) -> bool:
     """True if `text` is meant as arithmetic: it uses an operator or parenthesis ('planes * 4',
     '(c + 1) // 2', '-1').  A bare word ('same', 'relu6') or a single name is not."""
-    return any(ch in "+-*/%()" for ch in text)
+    return _OPERATOR.search(text) is not None
 
 
-def evaluate(text: str, scope: Mapping[str, int]) -> int:
+def evaluate(text: str, scope: Mapping[str, Any]) -> int:
+    """The int value of `text`; names are looked up in `scope` and must be ints."""
     if len(text) > MAX_LENGTH:
         raise ExprError(f"expression longer than {MAX_LENGTH} characters")
     toks = tokens(text)
@@ -68,7 +97,7 @@ def evaluate(text: str, scope: Mapping[str, int]) -> int:
 
 
 class _Parser:
-    def __init__(self, toks: list[tuple[str, str]], scope: Mapping[str, int]) -> None:
+    def __init__(self, toks: list[tuple[str, str]], scope: Mapping[str, Any]) -> None:
         self.toks = toks
         self.pos = 0
         self.scope = scope
@@ -90,7 +119,7 @@ class _Parser:
         while self.peek() in ("+", "-"):
             op = self.take()[1]
             rhs = self.term(depth)
-            value = value + rhs if op == "+" else value - rhs
+            value = _bounded(value + rhs if op == "+" else value - rhs, op)
         return value
 
     def term(self, depth: int) -> int:
@@ -99,7 +128,7 @@ class _Parser:
             op = self.take()[1]
             rhs = self.unary(depth)
             if op == "*":
-                value = value * rhs
+                value = _bounded(value * rhs, op)
             elif rhs == 0:
                 raise ExprError("division by zero")
             else:
@@ -115,15 +144,39 @@ class _Parser:
     def atom(self, depth: int) -> int:
         kind, text = self.take()
         if kind == "int":
-            return int(text)
+            value = int(text)  # at most MAX_LENGTH digits: cheap
+            if int_too_big(value):
+                raise ExprTooBig(f"the literal {text[:10]}... {too_big(value)}")
+            return value
         if kind == "name":
             if text not in self.scope:
-                known = ", ".join(sorted(self.scope)) or "none"
+                known = ", ".join(sorted(str(k) for k in self.scope)) or "none"
                 raise ExprError(f"unknown name {text!r} (parameters in scope: {known})")
-            return self.scope[text]
+            value = self.scope[text]
+            if type(value) is not int:
+                raise ExprError(_not_an_int(text, value))
+            if int_too_big(value):
+                raise ExprTooBig(f"{text!r} {too_big(value)}")
+            return value
         if text == "(":
             value = self.expr(depth + 1)
             if self.take()[1] != ")":
                 raise ExprError("missing ')'")
             return value
         raise ExprError(f"unexpected {text!r}")
+
+
+def _bounded(value: int, op: str) -> int:
+    """`value`, or ExprTooBig if an operation took it past the bound."""
+    if int_too_big(value):
+        raise ExprTooBig(f"a result of '{op}' {too_big(value)}")
+    return value
+
+
+def _not_an_int(name: str, value: Any) -> str:
+    if type(value) is bool:
+        return f"{name!r} is {str(value).lower()}, a bool: arithmetic takes ints only"
+    if isinstance(value, str):
+        shown = value if len(value) <= 20 else value[:20] + "..."
+        return f"{name!r} is the string {shown!r}, not an int"
+    return f"{name!r} is a {type(value).__name__}, not an int"

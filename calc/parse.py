@@ -16,13 +16,32 @@ from typing import Any
 from pydantic import ValidationError
 
 from calc.errors import Location, SpecError
+from calc.expr import too_big
 from calc.layers import REGISTRY, Layer
+from calc.limits import MAX_INT_DIGITS
 
 Locate = Callable[[tuple[Any, ...]], Location | None]
 """Maps a key path inside the data to where it stands in the source file."""
 
 
+def show(value: Any, limit: int = 40) -> str:
+    """A short repr for messages: values quoted from a spec or an API call may be huge (an int
+    past Python's 4,300-digit text limit cannot even be repr'd)."""
+    if type(value) is int and too_big(value):
+        return f"an int that {too_big(value)}"
+    if isinstance(value, (list, tuple, dict)) and len(value) > 8:
+        return f"a {type(value).__name__} of {len(value):,} entries"
+    try:
+        text = repr(value)
+    except ValueError:  # an int nested in a container, past the text limit
+        return f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    """'; did you mean X?' for a close choice ('' for none, or for a word too long to be a typo)."""
+    if len(word) > 64:
+        return ""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 
@@ -45,7 +64,7 @@ def layer_class(data: Any, locate: Locate = _no_location) -> type[Layer]:
     tag = data["type"]
     if not isinstance(tag, str) or tag not in REGISTRY:
         raise SpecError(
-            f"unknown layer kind {tag!r}" + (suggest(tag, sorted(REGISTRY)) if isinstance(tag, str) else ""),
+            f"unknown layer kind {show(tag)}" + (suggest(tag, sorted(REGISTRY)) if isinstance(tag, str) else ""),
             location=locate(("type",)), field="type",
             expected="one of " + ", ".join(sorted(REGISTRY)),
         )
@@ -65,7 +84,9 @@ def parse_layer(data: Any, locate: Locate = _no_location) -> Layer:
 
 def spec_error(exc: ValidationError, cls: type[Layer], data: dict, locate: Locate) -> SpecError:
     """The first validation error, as a located `SpecError`."""
-    err = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    # An int past the bound fails every member of a union (int or list): say that, not "invalid".
+    err = next((e for e in errors if e["type"] == "int_too_big"), errors[0])
     loc = tuple(err["loc"])
     # pydantic reports which member of a union failed (e.g. ('K', 'list[...]', 0)); keep the
     # part that is a real key path into the data.
@@ -76,7 +97,7 @@ def spec_error(exc: ValidationError, cls: type[Layer], data: dict, locate: Locat
         name = str(loc[0])
         known = [f for f in cls.model_fields if f != "type"]
         return SpecError(
-            f"unknown field '{name}' for '{data.get('type')}'" + suggest(name, known),
+            f"unknown field {show(name)} for '{data.get('type')}'" + suggest(name, known),
             location=locate(key_path), field=field, expected="one of " + ", ".join(known),
         )
     if kind == "missing":
@@ -84,16 +105,19 @@ def spec_error(exc: ValidationError, cls: type[Layer], data: dict, locate: Locat
             f"missing required field '{field}'", location=locate(key_path[:-1]), field=field,
             expected=_describe(cls, str(loc[0])),
         )
+    if kind == "int_too_big":
+        return SpecError(err["msg"], location=locate(key_path), field=field,
+                         expected=f"an int of at most {MAX_INT_DIGITS} digits")
     got = err.get("input")
     message = err["msg"]
-    union_errors = [e for e in exc.errors(include_url=False) if e["loc"][:1] == loc[:1]]
+    union_errors = [e for e in errors if e["loc"][:1] == loc[:1]]
     if len(union_errors) > 1 and loc:
         message = "invalid value"
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
         return SpecError(message, location=locate(key_path or ()), field=field)
     return SpecError(
-        f"{message}, got {got!r}", location=locate(key_path), field=field,
+        f"{message}, got {show(got)}", location=locate(key_path), field=field,
         expected=_describe(cls, str(loc[0])) if loc else None,
     )
 

@@ -2,24 +2,28 @@
 
 Layer records contribute their pydantic schemas; composites are described here.  Inside blocks an
 integer field may also be an expression string over block parameters, so every integer in a
-layer schema also accepts a string.
+layer schema also accepts a string.  Every integer has at most calc.limits.MAX_INT_DIGITS digits.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from calc.expr import MAX_LENGTH
 from calc.layers import KINDS
-from calc.network.builder import COMPOSITE_KEYS
+from calc.limits import MAX_INT
+from calc.network.builder import COMPOSITE_KEYS, INPUT_AXES
 
-EXPRESSION = {"type": "string", "description": "integer expression over block parameters: + - * // % ( )"}
+EXPRESSION = {"type": "string", "maxLength": MAX_LENGTH,
+              "description": "integer expression over block parameters: + - * // % ( )"}
+SIZE = {"type": "integer", "minimum": 1, "maximum": MAX_INT}
 
 
 def _allow_expressions(node: Any) -> Any:
     if isinstance(node, dict):
         node = {k: _allow_expressions(v) for k, v in node.items()}
         if node.get("type") == "integer":
-            return {"anyOf": [node, EXPRESSION]}
+            return {"anyOf": [{**node, "maximum": min(node.get("maximum", MAX_INT), MAX_INT)}, EXPRESSION]}
         return node
     if isinstance(node, list):
         return [_allow_expressions(v) for v in node]
@@ -39,6 +43,15 @@ def layer_schemas() -> dict[str, Any]:
             schema["required"].append("type")
         defs[cls.__name__] = _allow_expressions(schema)
     return defs
+
+
+def input_schema() -> dict[str, Any]:
+    """`input`: the per-sample shape, [C], [C, L] or [C, H, W] (a 4-entry list is ambiguous and
+    refused), or named axes {C}, {C, L}, {C, H, W}, {C, D, H, W} with an optional N (the batch)."""
+    named = [{"type": "object", "additionalProperties": False, "required": list(axes),
+              "properties": {a: SIZE for a in ("N", *axes)}} for axes in INPUT_AXES]
+    return {"anyOf": [{"type": "array", "items": SIZE, "minItems": 1, "maxItems": 3}, *named],
+            "description": "per-sample shape; the batch is `batch` (or N in the named form)"}
 
 
 def spec_schema() -> dict[str, Any]:
@@ -79,8 +92,8 @@ def spec_schema() -> dict[str, Any]:
             "name": {"type": "string"},
             "description": {"type": "string"},
             "source": {"type": "string"},
-            "input": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1, "maxItems": 4},
-            "batch": {"type": "integer", "minimum": 1},
+            "input": input_schema(),
+            "batch": {**SIZE, "description": "the batch size N (default 1)"},
             "defaults": {"type": "object"},
             "blocks": {"type": "object", "additionalProperties": {
                 "type": "object", "additionalProperties": False, "required": ["layers"],

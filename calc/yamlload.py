@@ -45,7 +45,7 @@ bench/run.py reports on has 500,000 nodes in 2.8 MB.  PyYAML's pure-Python parse
 slower."""
 MAX_DEPTH = 64
 MAX_ALIAS_GROWTH = 10
-STREAM_WAIT_S = 10.0
+STREAM_WAIT_S = 2.0
 """How long a spec path that is a FIFO or a device may keep the reader waiting for its first byte."""
 
 _STR = "tag:yaml.org,2002:str"

@@ -353,7 +353,7 @@ def test_spec_that_is_not_a_file_does_not_hang(tmp_path, kind, command):
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_spec_fifo_without_writer_is_refused(capsys, monkeypatch, tmp_path, command):
-    """A FIFO nobody writes to is given up on after calc.yamlload.STREAM_WAIT_S (10 s; 0.2 s
+    """A FIFO nobody writes to is given up on after calc.yamlload.STREAM_WAIT_S (2 s; 0.2 s
     here, to keep the test fast) instead of waiting for ever."""
     import calc.yamlload
 

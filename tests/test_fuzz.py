@@ -14,7 +14,8 @@ line, in-process.  Hypothesis budgets follow the loaded profile (tests/conftest.
 Known bugs are pinned by `xfail(strict=True)` tests at the end of this file (each with its
 reproducer); the generators leave out exactly those triggers (marked KNOWN-BUG) so the fuzzing
 keeps finding new ones.  When a bug is fixed its xfail flips to XPASS: remove the marker and
-the matching exclusion.
+the matching exclusion.  (None is open: the last, specs near the operation limit, was fixed in
+issue 10 and its exclusion dropped.)
 """
 
 from __future__ import annotations
@@ -168,6 +169,11 @@ def _value():
     return scalars | st.lists(st.integers(-3, 40), max_size=4)
 
 
+named_inputs = st.dictionaries(
+    st.sampled_from(["N", "C", "L", "D", "H", "W", "X", 1]), st.integers(-1, 12) | _value(), max_size=5,
+) | st.sampled_from([{"C": 3, "H": 8, "W": 8}, {"C": 2, "D": 4, "H": 6, "W": 6}, {"N": 2, "C": 4, "L": 9}])
+
+
 @st.composite
 def spec_shaped(draw):
     """Documents with the right top-level shape and random layers, so the builder and the
@@ -189,9 +195,11 @@ def spec_shaped(draw):
     doc = {
         "name": draw(st.text(max_size=5) | st.just("t")),
         "input": draw(st.lists(st.integers(-1, 40) | st.just(10**20), min_size=0, max_size=5)
-                      | st.just([3, 16, 16]) | _value()),
+                      | st.just([3, 16, 16]) | _value() | named_inputs),
         "layers": draw(st.lists(layer, min_size=0, max_size=6)),
     }
+    if draw(st.booleans()):
+        doc["batch"] = draw(st.integers(-1, 4) | _value())
     if draw(st.booleans()):
         doc["blocks"] = {"b": {"params": {"w": draw(_value())}, "layers": draw(st.lists(layer, max_size=3))}}
     if draw(st.booleans()):
@@ -204,7 +212,7 @@ def spec_shaped(draw):
 @settings(max_examples=budget(4), **FUZZ)
 @given(spec_shaped())
 def test_random_spec_shaped_documents(doc):
-    outcome(yaml.safe_dump(avoid_known_bugs(doc), sort_keys=False))
+    outcome(yaml.safe_dump(doc, sort_keys=False))
 
 
 # -- (b) mutations of every spec ------------------------------------------------------------------
@@ -264,7 +272,7 @@ def m_swap_type(draw, data):
 
 def m_break_block(draw, data):
     items = _dicts_with(data, "block")
-    blocks = list((data.get("blocks") or {}) if isinstance(data, dict) else {})
+    blocks = list(data["blocks"]) if isinstance(data, dict) and isinstance(data.get("blocks"), dict) else []
     if items:
         item = draw(st.sampled_from(items))
         item["block"] = draw(st.sampled_from([*blocks, "nope", "", f"{item['block']}x"]) | st.integers())
@@ -298,15 +306,6 @@ def m_copy(draw, data):
     slots = _slots(data)
     (c1, k1), (c2, k2) = draw(st.sampled_from(slots)), draw(st.sampled_from(slots))
     c2[k2] = copy.deepcopy(c1[k1])
-
-
-def avoid_known_bugs(data):
-    """KNOWN-BUG (test_small_spec_expanding_to_millions_of_operations): `repeat` between about
-    10**5 and MAX_OPS is accepted and slow; keep mutations below it (above, it is refused)."""
-    for d in _dicts_with(data, "repeat"):
-        if type(d["repeat"]) is int and 5_000 < d["repeat"] <= 5_000_000:
-            d["repeat"] = 5_000
-    return data
 
 
 TREE_MUTATIONS = [m_delete, m_retype, m_huge, m_swap_type, m_break_block, m_names, m_nest, m_copy]
@@ -364,7 +363,6 @@ def mutated_specs(draw):
     data = copy.deepcopy(PLAIN[name])
     for _ in range(draw(st.integers(1, 3))):
         draw(st.sampled_from(TREE_MUTATIONS))(draw, data)
-    data = avoid_known_bugs(data)
     text = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=1000)
     if draw(st.integers(0, 2)) == 0:
         text = draw(st.sampled_from(TEXT_MUTATIONS))(draw, text)
@@ -393,11 +391,136 @@ def test_each_mutation_on_every_spec(mutation, data):
     spec = copy.deepcopy(PLAIN[name])
     if mutation in TREE_MUTATIONS:
         mutation(data.draw, spec)
-        spec = avoid_known_bugs(spec)
         text = yaml.safe_dump(spec, sort_keys=False, default_flow_style=False, width=1000)
     else:
         text = mutation(data.draw, yaml.safe_dump(spec, sort_keys=False, default_flow_style=False, width=1000))
     outcome(text, name)
+
+
+# -- (b2) the block, repeat and expression machinery ---------------------------------------------
+
+# Expressions as trees: ('int', v) | ('name', n) | ('neg', t) | (op, lhs, rhs).  Written fully
+# parenthesised, so the parser's tree is this one and the reference below sees the same order.
+exprs = st.recursive(
+    st.tuples(st.just("int"), st.integers(0, 10**6) | st.sampled_from([0, 1, 10**99, 10**100 - 1]))
+    | st.tuples(st.just("name"), st.sampled_from(["a", "b", "c", "t"])),
+    lambda inner: st.tuples(st.just("neg"), inner)
+    | st.tuples(st.sampled_from(["+", "-", "*", "//", "%"]), inner, inner),
+    max_leaves=12,
+)
+
+
+def expr_text(tree) -> str:
+    if tree[0] == "int":
+        return str(tree[1])
+    if tree[0] == "name":
+        return tree[1]
+    if tree[0] == "neg":
+        return f"-({expr_text(tree[1])})"
+    return f"({expr_text(tree[1])} {tree[0]} {expr_text(tree[2])})"
+
+
+class RefError(Exception):
+    pass
+
+
+def reference(tree, scope):
+    """The value by Python ints, with the bound checked after every + - * (as calc.expr says)."""
+    from calc.limits import int_too_big
+
+    kind = tree[0]
+    if kind == "int":
+        if int_too_big(tree[1]):
+            raise RefError("too big")
+        return tree[1]
+    if kind == "name":
+        value = scope[tree[1]]
+        if type(value) is not int or int_too_big(value):
+            raise RefError("not an int")
+        return value
+    if kind == "neg":
+        return -reference(tree[1], scope)
+    lhs, rhs = reference(tree[1], scope), reference(tree[2], scope)
+    if kind in ("//", "%") and rhs == 0:
+        raise RefError("division by zero")
+    value = {"+": lambda: lhs + rhs, "-": lambda: lhs - rhs, "*": lambda: lhs * rhs,
+             "//": lambda: lhs // rhs, "%": lambda: lhs % rhs}[kind]()
+    if int_too_big(value):
+        raise RefError("too big")
+    return value
+
+
+@settings(max_examples=budget(4), **FUZZ)
+@given(tree=exprs, a=st.integers(-(10**100) + 1, 10**100 - 1), b=st.integers(-50, 50),
+       c=st.sampled_from([True, False, "x", 1.5, [1]]))
+def test_expressions_match_a_reference(tree, a, b, c):
+    """calc.expr against Python ints: same value, or an ExprError exactly when the reference
+    divides by zero, meets a non-int name (bools included) or passes the 100-digit bound."""
+    from calc.expr import ExprError, evaluate
+
+    text = expr_text(tree)
+    scope = {"a": a, "b": b, "c": c, "t": True}
+    try:
+        expected = reference(tree, scope)
+    except RefError:
+        expected = None
+    if len(text) > 256:
+        expected = None
+    try:
+        got = evaluate(text, scope)
+    except ExprError:
+        got = None
+    assert got == expected and type(got) is type(expected), text
+
+
+@st.composite
+def block_specs(draw):
+    """A block with int and bool parameters whose layers use them through expressions, `when`
+    and nested blocks, called with `repeat` and `overrides`."""
+    params = {"w": draw(st.integers(1, 6)), "s": draw(st.integers(1, 2)), "on": draw(st.booleans())}
+    width = draw(st.sampled_from(["w", "w * 2", "w + 1", "(w + 3) // 2", "w % 3 + 1", "w - 1", "on + 1"]))
+    layers = [
+        {"type": "conv", "K": draw(st.sampled_from([1, 3, "s", "s + 1"])), "padding": "same",
+         "Cout": width, "name": "conv"},
+        {"type": "relu", "name": "act", "when": draw(st.sampled_from(["on", "w % 2", 1, 0, "w - w"]))},
+        {"type": "block", "block": "inner", "name": "in", "with": {"k": draw(st.sampled_from(["w", "s", 2]))},
+         "when": draw(st.sampled_from([1, 0, "on"]))},
+    ]
+    inner = {"params": {"k": None}, "layers": draw(st.sampled_from([
+        [], [{"type": "batchnorm", "when": "k % 2"}], [{"type": "pointwise", "Cout": "k", "groups": 1}]]))}
+    repeat = draw(st.integers(1, 5))
+    overrides = draw(st.dictionaries(st.integers(0, repeat - 1), st.fixed_dictionaries(
+        {}, optional={"w": st.integers(0, 4), "on": st.booleans() | st.integers(0, 1)}), max_size=3))
+    call = {"type": "block", "block": "b", "name": "stage", "repeat": repeat, "with": {}}
+    if overrides:
+        call["overrides"] = overrides
+    doc = {"name": "t", "input": [draw(st.integers(1, 4)), 8, 8],
+           "blocks": {"b": {"params": params, "layers": layers}, "inner": inner}, "layers": [call]}
+    return doc
+
+
+def unrolled(doc):
+    """The same network with the repeat written out: one block call per iteration, the
+    iteration's overrides given as `with` (a reference for repeat and overrides)."""
+    call = doc["layers"][0]
+    calls = []
+    for i in range(call["repeat"]):
+        calls.append({"type": "block", "block": "b", "name": f"stage{i}",
+                      "with": dict(call.get("overrides", {}).get(i, {}))})
+    return {**doc, "layers": calls}
+
+
+@settings(max_examples=budget(2), **FUZZ)
+@given(block_specs())
+def test_repeat_and_overrides_equal_the_unrolled_calls(doc):
+    text = yaml.safe_dump(doc, sort_keys=False)
+    result = outcome(text)
+    other = outcome(yaml.safe_dump(unrolled(doc), sort_keys=False))
+    assert (result == "ok") == (other == "ok"), (result, other)
+    if result == "ok":
+        a = network_from_text(text, "a.yaml").evaluate().totals
+        b = network_from_text(yaml.safe_dump(unrolled(doc), sort_keys=False), "b.yaml").evaluate().totals
+        assert a == b
 
 
 # -- (c) the command line, in-process ----------------------------------------------------------
@@ -533,17 +656,20 @@ def test_very_deep_nesting_refused():
     assert time.perf_counter() - start < 10
 
 
-def test_document_over_16_mib_refused(tmp_path, capsys):
-    text = "name: t\ninput: [3, 8, 8]\nlayers: [{type: relu}]\ndescription: " + "x" * (16 * 1024 * 1024) + "\n"
+def test_document_over_the_size_limit_refused(tmp_path, capsys):
+    from calc.yamlload import MAX_BYTES
+
+    mib = f"{MAX_BYTES // (1024 * 1024)} MiB"
+    text = "name: t\ninput: [3, 8, 8]\nlayers: [{type: relu}]\ndescription: " + "x" * MAX_BYTES + "\n"
     start = time.perf_counter()
     with pytest.raises(YamlError) as err:
         network_from_text(text, "big.yaml")
     assert time.perf_counter() - start < 2
-    assert "larger than 16 MiB" in err.value.message and err.value.location.file == "big.yaml"
+    assert mib in err.value.message and err.value.location.file == "big.yaml"
     path = tmp_path / "big.yaml"
     path.write_text(text)
     code, out, err_text = run_cli(capsys, ["report", str(path)])
-    assert code == 1 and out == "" and err_text.count("\n") == 1 and "larger than 16 MiB" in err_text
+    assert code == 1 and out == "" and err_text.count("\n") == 1 and mib in err_text
 
 
 def test_large_document_under_the_limit_is_read():
@@ -623,11 +749,16 @@ def test_list_or_mapping_as_type_or_block(item):
 
 
 def test_count_over_4300_digits_renders():
-    """Found by probing (ValueError: int->str limit while rendering); fixed in 79041bd.  The
-    oracle parses the JSON back with the limit lifted (Python's json refuses such ints too)."""
-    big = "1" + "0" * 250
-    text = "name: t\ninput: [3, 8, 8]\nlayers:\n" + f"  - {{type: upsample, scale_factor: {big}}}\n" * 20
+    """Found by probing (ValueError: int->str limit while rendering); fixed in 79041bd.  Sizes
+    are ints of at most 100 digits now, but counts built from them are not: 22 upsamplings by
+    10**99 each make H = W = 8 * 10**2178, and a count of over 4,300 digits.  The oracle parses
+    the JSON back with the limit lifted (Python's json refuses such ints too)."""
+    big = "1" + "0" * 99
+    text = "name: t\ninput: [3, 8, 8]\nlayers:\n" + f"  - {{type: upsample, scale_factor: {big}}}\n" * 22
     assert outcome(text) == "ok"
+    rows = network_from_text(text, "fuzz.yaml").evaluate().rows
+    assert rows[-1].output_shape == (1, 3, 8 * 10**(99 * 22), 8 * 10**(99 * 22))
+    assert rows[-1].activations.bit_length() > 4300 * 3.32  # more than 4,300 digits
 
 
 @pytest.mark.parametrize("layers, repeat", [("[{type: relu}]", 10**11), ("[{type: relu, when: on}]", 10**8)])
@@ -666,17 +797,16 @@ def test_million_laughs_refused_or_cheap():
     assert time.perf_counter() - start < 1.0
 
 
-# -- known bugs (xfail strict: they flip to XPASS when fixed) ---------------------------------
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "calc/network/builder.py MAX_OPS (5,000,000 at 79041bd, 1,000,000 since) is beyond what "
-    "builds in reasonable time and memory (~15 us and ~0.8 KB per operation since repeated "
-    "blocks validate each layer once: this spec builds in 11 s and evaluates in 4 s, peak 840 "
-    "MB); a spec just under the limit should still finish in seconds"))
-def test_small_spec_expanding_to_millions_of_operations():
+def test_small_spec_expanding_to_the_operation_limit():
+    """Found by probing: MAX_OPS (5,000,000 at 79041bd, 1,000,000 until issue 10) was beyond what
+    builds in reasonable time and memory (repeat: 999990 took 11 s to build and 4 s to evaluate,
+    peak 840 MB).  MAX_OPS is 100,000 now: a spec just under it builds and evaluates in about
+    a second, and anything above is refused before it is expanded (tests/test_builder_trust.py)."""
     from calc.network.builder import MAX_OPS
 
     text = ("name: t\ninput: [3, 8, 8]\nblocks: {b: {layers: [{type: relu}]}}\n"
             f"layers: [{{type: block, block: b, repeat: {MAX_OPS - 10}}}]\n")
-    outcome(text, seconds=5)
+    with watchdog(5):
+        report = network_from_text(text, "fuzz.yaml").evaluate()
+    assert len(report.rows) == MAX_OPS - 10
+    assert report.totals.flops == sum(r.flops for r in report.rows) == (MAX_OPS - 10) * 3 * 8 * 8

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 import bruteforce as bf
 from calc import conventions
 from calc.layers import AdaptivePool, Conv, Deconv, Linear, Pool, Upsample
+from calc.layers.deconv import deconv_axis
 from calc.report import evaluate_layer
 
 EXACT = conventions.get("exact")
@@ -159,3 +160,16 @@ def test_upsample_counts_neighbours(h, w, scale, mode):
     assert row.output_shape == (1, 3, h * scale, w * scale)
     # bilinear: 4 products and 3 adds per output; nearest: a copy
     assert row.flops == (7 * outputs if mode == "bilinear" else 0)
+
+
+@given(st.integers(1, 12), st.integers(1, 12), st.integers(1, 6), st.integers(1, 5), st.data())
+def test_deconv_axis_closed_form_matches_scatter(size, k, s, d, data):
+    """One axis, wider than deconv_cases (strides and dilations sharing factors, kernels longer
+    than the input): products kept and positions reached, against the scatter loop."""
+    op = data.draw(st.integers(0, max(s, d) - 1))
+    full = (size - 1) * s + d * (k - 1) + 1
+    p = data.draw(st.integers(0, (full + op - 1) // 2))  # leaves an output of at least 1
+    ref = bf.deconv(1, 1, [size], 1, [k], [s], [p], [op], [d], 1, False)
+    products, reached = deconv_axis(size, k, s, p, d, op)
+    assert products == ref.mults
+    assert reached == ref.mults - ref.adds  # each reached position: its products less one add

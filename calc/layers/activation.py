@@ -6,11 +6,11 @@ Per-element costs differ by convention and live in `calc.conventions`, not here.
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import NonNegativeInt, PositiveInt, model_validator
+from pydantic import model_validator
 
 from calc.arith import exact_div, prod
 from calc.errors import ShapeError, SpecError
-from calc.layers.base import SpatialInput
+from calc.layers.base import NonNegativeInt, PositiveInt, SpatialInput
 from calc.tally import Shape, Tally
 
 

@@ -9,16 +9,36 @@ costed; inside a network the input is inferred and a stated value is checked aga
 """
 
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, PositiveInt
+from annotated_types import Ge, Gt
+from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic_core import PydanticCustomError
 
 from calc.arith import is_int
 from calc.errors import ShapeError, SpecError
+from calc.expr import too_big
 from calc.tally import Shape, Tally
 
 SPATIAL_NAMES: dict[int, tuple[str, ...]] = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 """Field names of the spatial axes, by how many there are (as PyTorch names Conv1d/2d/3d input)."""
+
+
+def _at_most_max_int(value: int) -> int:
+    """Refuse an int of more than calc.limits.MAX_INT_DIGITS digits (error type int_too_big,
+    which calc.parse reports with the bound as the expectation)."""
+    message = too_big(value)
+    if message is not None:
+        raise PydanticCustomError("int_too_big", message)
+    return value
+
+
+BoundedInt = Annotated[int, AfterValidator(_at_most_max_int)]
+"""An int of at most calc.limits.MAX_INT_DIGITS digits: every int field of a record is one."""
+PositiveInt = Annotated[int, Gt(0), AfterValidator(_at_most_max_int)]
+"""pydantic's PositiveInt, bounded like BoundedInt."""
+NonNegativeInt = Annotated[int, Ge(0), AfterValidator(_at_most_max_int)]
+"""pydantic's NonNegativeInt, bounded like BoundedInt."""
 
 IntOrAxes = PositiveInt | list[PositiveInt]
 
@@ -30,6 +50,8 @@ class Layer(BaseModel):
 
     TAGS: ClassVar[tuple[str, ...]] = ()
     """The values of ``type`` this record accepts (its kind names)."""
+    AXIS_FIELDS: ClassVar[tuple[str, ...]] = ()
+    """Fields that may list one value per spatial axis (their length fixes the input's rank)."""
 
     type: str
     name: str | None = None
@@ -52,6 +74,19 @@ class Layer(BaseModel):
         return any(
             getattr(self, f, None) is not None for f in ("N", "Cin", "L", "D", "H", "W")
         )
+
+    def spatial_rank(self) -> tuple[int, str] | None:
+        """The number of spatial axes this record says its input has, and the field saying it
+        (a per-axis list: K: [3, 3, 3] is 3-d); None when nothing fixes it."""
+        for field in self.AXIS_FIELDS:
+            value = getattr(self, field, None)
+            if isinstance(value, list):
+                return len(value), field
+        return None
+
+    def keeps_rank(self) -> bool:
+        """Whether the output has the input's rank (False for flatten and the like)."""
+        return True
 
     # -- costs ---------------------------------------------------------------------------------
     def expand(self) -> list[tuple[str, "Layer"]]:
@@ -120,6 +155,14 @@ class SpatialInput(Layer):
 
     def _states_spatial(self) -> bool:
         return any(getattr(self, n) is not None for n in ("L", "D", "H", "W"))
+
+    def spatial_rank(self) -> tuple[int, str] | None:
+        """A stated input size (L; H and W; D, H and W) fixes the rank, else the per-axis lists."""
+        given = {n for n in ("L", "D", "H", "W") if getattr(self, n) is not None}
+        for rank, names in SPATIAL_NAMES.items():
+            if given == set(names):
+                return rank, names[0]
+        return super().spatial_rank()
 
     def stated_spatial(self) -> tuple[int, ...]:
         given = {n: getattr(self, n) for n in ("L", "D", "H", "W") if getattr(self, n) is not None}

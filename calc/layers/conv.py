@@ -13,12 +13,13 @@ Output size: floor((H + 2p - d(K-1) - 1)/s) + 1 (PyTorch Conv2d docs).
 
 from typing import Any, Literal
 
-from pydantic import NonNegativeInt, PositiveInt, model_validator
+from pydantic import model_validator
 
 from calc.arith import exact_div, prod
 from calc.errors import ShapeError, SpecError
 from calc.layers.base import (
-    IntOrAxes, Layer, SpatialInput, check_groups, feature_map, per_axis, require_positive,
+    IntOrAxes, Layer, NonNegativeInt, PositiveInt, SpatialInput, check_groups, feature_map, per_axis,
+    require_positive,
 )
 from calc.layers.epilogue import WithEpilogue
 from calc.shapes import conv_out, same_padding
@@ -123,6 +124,7 @@ def _window_too_large(
 
 
 class _ConvFields(WithEpilogue, SpatialInput):
+    AXIS_FIELDS = ("K", "stride", "padding", "dilation")
     K: IntOrAxes
     stride: IntOrAxes = 1
     padding: Padding = 0
@@ -187,11 +189,17 @@ class Pointwise(WithEpilogue, SpatialInput):
     """1x1 convolution (K = 1, no padding); may stride and be grouped."""
 
     TAGS = ("pointwise",)
+    AXIS_FIELDS = ("stride",)
     type: Literal["pointwise"] = "pointwise"
     Cout: PositiveInt
     stride: IntOrAxes = 1
     groups: PositiveInt = 1
     bias: bool = True
+
+    @model_validator(mode="after")
+    def _groups_divide(self) -> "Pointwise":
+        check_groups(self.groups, self.Cin, self.Cout)
+        return self
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         return conv_tally(

@@ -13,14 +13,16 @@ NB: profilers count N * Cin * prod(H) * (Cout/g) * prod(K), which includes cropp
 docs/profilers.md for how each emulation prices it.
 """
 
+from math import gcd
 from typing import Any, Literal
 
-from pydantic import NonNegativeInt, PositiveInt, model_validator
+from pydantic import model_validator
 
 from calc.arith import flag, exact_div, is_int, max_, prod
 from calc.errors import ShapeError, SpecError
 from calc.layers.base import (
-    IntOrAxes, SpatialInput, check_groups, feature_map, per_axis, require_positive,
+    IntOrAxes, NonNegativeInt, PositiveInt, SpatialInput, check_groups, feature_map, per_axis,
+    require_positive,
 )
 from calc.layers.epilogue import WithEpilogue
 from calc.shapes import deconv_out
@@ -32,44 +34,90 @@ def deconv_params(cin: Any, cout: Any, kernel: tuple, groups: Any, bias: Any) ->
     return cin * exact_div(cout, groups) * prod(kernel) + bias * cout
 
 
+def floor_sum(n: int, m: int, a: int, b: int) -> int:
+    """sum of floor((a*i + b) / m) for i = 0 .. n-1  (n >= 0, m >= 1, a >= 0, b >= 0).
+
+    Euclid-like reduction, O(log m) rounds (the floor_sum of the AtCoder Library): take out the
+    whole parts of a/m and b/m, then count the same lattice points by columns instead of rows."""
+    total = 0
+    while True:
+        if a >= m:
+            total += n * (n - 1) // 2 * (a // m)
+            a %= m
+        if b >= m:
+            total += n * (b // m)
+            b %= m
+        top = a * n + b
+        if top < m:
+            return total
+        n, b, m, a = top // m, top % m, a, m
+
+
+def capped_count(t: int, a: int, m: int, lo: int, hi: int, cap: int | None) -> int:
+    """sum over x = lo .. hi of min(max(floor((t - a*x) / m) + 1, 0), cap)   (a, m >= 1;
+    cap None: no cap), in closed form: the terms are `cap` up to x = (t - (cap-1)m) // a, then
+    floor((t - a x)/m) + 1 down to x = t // a (a floor_sum), then 0."""
+    total = 0
+    if cap is not None:
+        last_full = (t - (cap - 1) * m) // a
+        total += cap * max(0, min(hi, last_full) - lo + 1)
+        lo = max(lo, last_full + 1)
+    top = min(hi, t // a)
+    if top >= lo:
+        n = top - lo + 1  # x = top - i for i = 0 .. n-1: floor((t - a*top + a*i) / m) + 1
+        total += floor_sum(n, m, a, t - a * top) + n
+    return total
+
+
+def products_up_to(t: int, size: int, k: int, s: int, d: int) -> int:
+    """Products (i, j), 0 <= i < H, 0 <= j < K, whose position i*s + j*d is at most t."""
+    return capped_count(t, d, s, 0, k - 1, size) if t >= 0 else 0
+
+
+def positions_up_to(t: int, size: int, k: int, s: int, d: int) -> int:
+    """Distinct positions u = i*s + j*d <= t reached (0 <= i < H, 0 <= j < K).
+
+    With g = gcd(s, d), s' = s/g, d' = d/g: u = g*v, v = i*s' + j*d'.  When H <= d' or K <= s'
+    no two products share a position (s', d' coprime), so positions = products.  Otherwise group
+    taps j by r = j mod s' (r < s' <= K): v = r*d' + s'*m, m covering [0, d'*T_r + H - 1]
+    without gaps (H > d') with T_r = (K - 1 - r) // s'; distinct r give distinct v mod s'.  T_r
+    is q = (K-1) // s' for r <= e = (K-1) % s' and q - 1 above, so each part is a capped count."""
+    if t < 0:
+        return 0
+    g = gcd(s, d)
+    s1, d1 = s // g, d // g
+    if size <= d1 or k <= s1:
+        return products_up_to(t, size, k, s, d)
+    t1 = t // g
+    q, e = divmod(k - 1, s1)
+    return (capped_count(t1, d1, s1, 0, e, d1 * q + size)
+            + capped_count(t1, d1, s1, e + 1, s1 - 1, d1 * (q - 1) + size))
+
+
 def deconv_axis(size: Any, k: int, s: int, p: int, d: int, op: int) -> tuple[Any, Any]:
     """(products landing inside the output, output positions reached) along one axis.
 
-    Tap j of input i lands at u - p with u = i*s + j*d.  Products: for each tap, the inputs i
-    with 0 <= i*s + j*d - p < out form one range.  Positions: taps whose offsets j*d share a
-    residue r modulo s hit u = r + s*(m_j + i), i.e. index intervals [m_j, m_j + H - 1]; their
-    union, clipped to the output's index window, counts the reached positions.  O(K log K)."""
+    Tap j of input i lands at u - p with u = i*s + j*d in [0, U], U = (H-1)s + (K-1)d; the
+    output keeps u in [p, U + op - p].  Mirroring (i, j) -> (H-1-i, K-1-j) maps u to U - u, so
+    what falls above the output is what falls below p - op:
+        products = H*K - products_up_to(p - 1) - products_up_to(p - op - 1)
+        reached  = positions_up_to(U) - positions_up_to(p - 1) - positions_up_to(p - op - 1)
+    Closed forms (floor sums), no loop over the kernel: K = 10**8 costs what K = 3 does."""
     out = deconv_out(size, k, s, p, d, op)
     if is_int(size):
-        products = 0
-        for j in range(k):
-            lo = max(0, -((j * d - p) // s))  # ceil((p - j*d) / s)
-            hi = min(size - 1, (out + p - j * d - 1) // s)
-            products += max(0, hi - lo + 1)
-        by_residue: dict[int, list[int]] = {}
-        for j in range(k):
-            by_residue.setdefault((j * d) % s, []).append((j * d) // s)
-        reached = 0
-        for r, starts in by_residue.items():
-            first = -((r - p) // s)  # indices whose position r + s*index lies in [p, p + out)
-            last = (p + out - 1 - r) // s
-            end = None  # merge the intervals [m, m + size - 1], sorted by start
-            for m in sorted(starts):
-                lo, hi = max(m, first), min(m + size - 1, last)
-                if end is not None:
-                    lo = max(lo, end + 1)
-                if hi >= lo:
-                    reached += hi - lo + 1
-                end = m + size - 1 if end is None else max(end, m + size - 1)
+        products = size * k - products_up_to(p - 1, size, k, s, d) - products_up_to(p - op - 1, size, k, s, d)
+        full = (size - 1) * s + (k - 1) * d
+        reached = (positions_up_to(full, size, k, s, d) - positions_up_to(p - 1, size, k, s, d)
+                   - positions_up_to(p - op - 1, size, k, s, d))
         return products, reached
     # Symbolic size: the crops at either end do not depend on it (for inputs longer than K).
-    low = sum(max(0, -((-(p - j * d)) // s)) for j in range(k))
-    high = sum(max(0, (p - op - 1 - d * (k - 1 - j)) // s + 1) for j in range(k))
     if d != 1 or s > k:
         raise SpecError(
             "a symbolic size needs a kernel that covers the stride (dilation 1, stride <= K)",
             field="stride",
         )
+    low = capped_count(p - 1, d, s, 0, k - 1, None) if p >= 1 else 0
+    high = capped_count(p - op - 1, d, s, 0, k - 1, None) if p - op >= 1 else 0
     return size * k - low - high, out - max_(0, op - p)
 
 
@@ -77,6 +125,7 @@ class Deconv(WithEpilogue, SpatialInput):
     """ConvTranspose1d/2d/3d."""
 
     TAGS = ("deconv",)
+    AXIS_FIELDS = ("K", "stride", "padding", "output_padding", "dilation")
     type: Literal["deconv"] = "deconv"
     Cout: PositiveInt
     K: IntOrAxes

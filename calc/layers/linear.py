@@ -8,10 +8,8 @@ Exact count: (2*Cin - 1)*Cout per row without bias, 2*Cin*Cout with it.
 
 from typing import Any, Literal
 
-from pydantic import PositiveInt
-
 from calc.arith import flag, prod
-from calc.layers.base import FlatInput
+from calc.layers.base import FlatInput, PositiveInt
 from calc.layers.epilogue import WithEpilogue
 from calc.tally import Shape, Tally
 

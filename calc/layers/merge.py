@@ -7,11 +7,11 @@
 
 from typing import Any, Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field
 
 from calc.arith import is_int, prod
 from calc.errors import ShapeError, SpecError
-from calc.layers.base import SpatialInput, check_stated, format_shape
+from calc.layers.base import BoundedInt, PositiveInt, SpatialInput, check_stated, format_shape
 from calc.tally import Shape, Tally
 
 
@@ -49,7 +49,7 @@ class ElementwiseMerge(SpatialInput):
     TAGS = ("add", "mul")
     SPATIAL_REQUIRED = False
     type: Literal["add", "mul"]
-    inputs: int = Field(default=2, ge=2)
+    inputs: BoundedInt = Field(default=2, ge=2)
 
     def stated_inputs(self) -> tuple[Shape, ...]:
         return super().stated_inputs() * self.inputs
@@ -93,7 +93,16 @@ class Concat(SpatialInput):
         spatial = self.stated_spatial() if self._states_spatial() else ()
         return tuple((self.N or 1, c, *spatial) for c in self.Cin)
 
+    def needs_check(self) -> bool:
+        return True  # the operand count is always checked
+
     def check_inputs(self, inputs: tuple[Shape, ...]) -> None:
+        if len(inputs) < 2:  # a lone concat would pass its input through: as for add, refuse it
+            raise ShapeError(
+                f"'concat' needs at least two inputs, got {len(inputs)}", field="type",
+                expected="a parallel block around it (merge: concat); one branch needs no concat: "
+                         "type: sequential",
+            )
         if self.Cin is not None:
             if len(self.Cin) != len(inputs):
                 raise ShapeError(

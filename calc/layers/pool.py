@@ -12,11 +12,13 @@ window that would start in the right padding (PyTorch MaxPool2d docs).
 
 from typing import Any, Literal
 
-from pydantic import NonNegativeInt, PositiveInt, model_validator
+from pydantic import model_validator
 
 from calc.arith import is_int, prod
 from calc.errors import ShapeError, SpecError
-from calc.layers.base import IntOrAxes, SpatialInput, feature_map, per_axis, require_positive
+from calc.layers.base import (
+    IntOrAxes, NonNegativeInt, PositiveInt, SpatialInput, feature_map, per_axis, require_positive,
+)
 from calc.shapes import adaptive_window_sum, pool_out
 from calc.tally import Shape, Tally
 
@@ -35,6 +37,7 @@ class Pool(SpatialInput):
     """MaxPool / AvgPool 1-, 2- or 3-d.  stride defaults to K, as in PyTorch."""
 
     TAGS = ("maxpool", "avgpool")
+    AXIS_FIELDS = ("K", "stride", "padding", "dilation")
     type: Literal["maxpool", "avgpool"]
     K: IntOrAxes
     stride: IntOrAxes | None = None
@@ -76,6 +79,7 @@ class AdaptivePool(SpatialInput):
     """AdaptiveAvgPool / AdaptiveMaxPool to output_size (int or per axis)."""
 
     TAGS = ("adaptive_avgpool", "adaptive_maxpool")
+    AXIS_FIELDS = ("output_size",)
     type: Literal["adaptive_avgpool", "adaptive_maxpool"]
     output_size: PositiveInt | list[PositiveInt]
 
@@ -96,6 +100,9 @@ class GlobalPool(SpatialInput):
     TAGS = ("global_avgpool", "global_maxpool")
     type: Literal["global_avgpool", "global_maxpool"]
     keepdims: bool = True
+
+    def keeps_rank(self) -> bool:
+        return self.keepdims
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         (shape,) = inputs

@@ -4,11 +4,11 @@ convention that prices them at zero."""
 
 from typing import Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field
 
 from calc.arith import is_int, prod
 from calc.errors import ShapeError
-from calc.layers.base import SpatialInput
+from calc.layers.base import BoundedInt, PositiveInt, SpatialInput
 from calc.tally import Shape, Tally
 
 
@@ -19,6 +19,9 @@ class Flatten(SpatialInput):
     SPATIAL_REQUIRED = False
     type: Literal["flatten"] = "flatten"
     start_dim: PositiveInt = 1
+
+    def keeps_rank(self) -> bool:
+        return False
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         (shape,) = inputs
@@ -81,7 +84,7 @@ class ChannelSlice(SpatialInput):
     SPATIAL_REQUIRED = False
     type: Literal["split"] = "split"
     parts: PositiveInt | list[PositiveInt]
-    index: int = Field(ge=0)
+    index: BoundedInt = Field(ge=0)
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         (shape,) = inputs

@@ -6,11 +6,11 @@
 
 from typing import Any, Literal
 
-from pydantic import PositiveInt, model_validator
+from pydantic import model_validator
 
 from calc.arith import prod
 from calc.errors import ShapeError, SpecError
-from calc.layers.base import SpatialInput, feature_map, per_axis
+from calc.layers.base import PositiveInt, SpatialInput, feature_map, per_axis
 from calc.tally import Shape, Tally
 
 
@@ -23,6 +23,7 @@ class Upsample(SpatialInput):
     (bilinear means linear on every spatial axis: 2 neighbours per axis)."""
 
     TAGS = ("upsample",)
+    AXIS_FIELDS = ("scale_factor", "size")
     type: Literal["upsample"] = "upsample"
     mode: Literal["nearest", "bilinear"] = "nearest"
     scale_factor: PositiveInt | list[PositiveInt] | None = None

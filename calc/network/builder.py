@@ -16,6 +16,15 @@ their position, as in nn.Sequential) and `when: EXPR` (left out when EXPR is 0 o
 Composites without a name add no path segment; a residual's shortcut lives under
 `shortcut_name` (default "shortcut"), merges under "add" / "concat" / "mul".
 Field values may be integer expressions over the enclosing block's parameters (`calc.expr`).
+
+The input is the per-sample shape, the batch is `batch: N` (default 1):
+    input: [C] | [C, L] | [C, H, W]         (a 4-entry list is refused: [N, C, H, W] or [C, D, H, W]?)
+    input: {C: 3, D: 16, H: 112, W: 112}    (axes {C}, {C, L}, {C, H, W} or {C, D, H, W}; N allowed)
+The input's spatial rank must fit the first layer that fixes one (a per-axis list, a stated H, W).
+
+Work is bounded: at most MAX_OPS operations, MAX_STEPS expansion steps (items visited, those
+left out by `when` included, block repeats, long lists), MAX_PATH characters per layer path, and
+every int a spec gives or computes has at most calc.limits.MAX_INT_DIGITS digits.
 """
 
 from __future__ import annotations
@@ -24,12 +33,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from calc.errors import Location, SpecError
-from calc.expr import ExprError, evaluate, is_expression
+from calc.expr import ExprError, ExprTooBig, evaluate, is_expression, too_big
 from calc.layers import REGISTRY, Layer
 from calc.layers.merge import Concat, ElementwiseMerge
 from calc.layers.reshape import ChannelSlice
 from calc.network.program import Network, Op
-from calc.parse import layer_class, parse_layer, suggest
+from calc.limits import MAX_INT, MAX_INT_DIGITS
+from calc.parse import layer_class, parse_layer, show, suggest
 from calc.yamlload import Located
 
 COMPOSITE_KEYS: dict[str, frozenset[str]] = {
@@ -41,10 +51,30 @@ COMPOSITE_KEYS: dict[str, frozenset[str]] = {
 }
 TOP_KEYS = frozenset({"name", "description", "source", "input", "batch", "defaults", "blocks", "layers"})
 BLOCK_KEYS = frozenset({"params", "layers", "description"})
-MAX_OPS = 1_000_000
-"""Operations a spec may expand to: ten times the 100,000-layer size the benchmarks hold to
-10 s and 500 MB (repeat counts are checked against it up front)."""
+MAX_OPS = 100_000
+"""Operations a spec may expand to.  Real networks have fewer than 10,000 (an LLM of 100 layers
+a few thousand); 100,000 build and evaluate in about 1 s (2-3 s when every operation has a
+shape of its own), the size bench/run.py holds `calc report` to.  Repeats are checked against
+it before they run (tests/test_builder_trust.py)."""
+MAX_STEPS = 4 * MAX_OPS
+"""Expansion steps a spec may take: items visited (those left out by `when` included), block
+repeats, and the entries past the AXES-th of lists that block parameters or expressions give.
+Bounds the work of specs that add few operations (an empty block repeated 10**9 times), while a
+spec of MAX_OPS operations with per-axis lists everywhere stays well under it.  400,000 steps
+take about 0.5 s."""
+AXES = 3
+"""Entries of a per-axis list (one per spatial axis): lists this short count as no step."""
+MAX_PATH = 1000
+"""Characters in a layer path (every operation keeps its own)."""
 MAX_BLOCK_DEPTH = 64
+INPUT_AXES: tuple[tuple[str, ...], ...] = (("C",), ("C", "L"), ("C", "H", "W"), ("C", "D", "H", "W"))
+"""The named forms of `input`, by spatial rank."""
+INPUT_FORMS = "[C], [C, L] or [C, H, W], or named axes such as {C: 3, D: 16, H: 112, W: 112}"
+RANK_FORMS = {0: "[C]", 1: "[C, L]", 2: "[C, H, W]", 3: "{C, D, H, W}"}
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def join(*parts: str) -> str:
@@ -55,16 +85,21 @@ class Builder:
     def __init__(self, located: Located) -> None:
         self.src = located
         self.ops: list[Op] = []
+        self.steps = 0
+        """Expansion steps taken so far (see MAX_STEPS)."""
+        self.plain_lists: dict[int, bool] = {}
+        """id of a spec list -> whether it holds only ints (returned as it is, at no cost)."""
         self.seen: dict[str, Any] = {}
         self.blocks: dict[str, Mapping[str, Any]] = {}
         self.defaults: dict[str, Any] = {}
         self.kind_defaults: dict[str, dict[str, Any]] = {}
         self.stack: list[str] = []
         self.shared: dict[tuple[type, str], Layer] = {}
-        self.parsed: dict[tuple[int, str], tuple[Layer | None, list[tuple[str, Layer]]]] = {}
-        """(spec item, its resolved fields) -> the record whose stated inputs are checked (None
-        when it states none: only shared records are kept) and its shared primitives.  A
-        repeated block validates each of its layers once per distinct set of values."""
+        self.parsed: dict[tuple[int, tuple], tuple[Layer | None, list[tuple[str, Layer]]]] = {}
+        """(spec item, the values its parameters and expressions took) -> the record whose
+        stated inputs are checked (None when it states none: only shared records are kept) and
+        its shared primitives.  A repeated block validates each of its layers once per distinct
+        set of values."""
 
     # -- errors --------------------------------------------------------------------------------
     def error(self, message: str, container: Any, key: Any = None, *, path: str | None = None,
@@ -96,20 +131,95 @@ class Builder:
         if not self.ops:
             raise self.error("the network has no operations (every item is left out by `when`)",
                              spec, "layers", field="layers", expected="at least one layer")
+        self._check_rank(len(shape) - 2, spec)
         return Network(name, shape, tuple(self.ops), self.src.file)
 
+    # -- input and batch -------------------------------------------------------------------------
     def _input_shape(self, spec: dict) -> tuple[int, ...]:
+        """(N, C, *spatial) from `input` (the per-sample shape) and `batch` (or input's N)."""
         dims = spec["input"]
-        batch = spec.get("batch", 1)
-        ok = isinstance(dims, list) and 1 <= len(dims) <= 4 and all(
-            type(d) is int and d > 0 for d in dims
-        )
-        if not ok:
-            raise self.error(f"input must list positive ints, got {dims!r}", spec, "input",
-                             field="input", expected="[C], [C, L], [C, H, W] or [C, D, H, W]")
-        if type(batch) is not int or batch < 1:
-            raise self.error(f"batch must be a positive int, got {batch!r}", spec, "batch", field="batch")
-        return (batch, *dims)
+        if isinstance(dims, dict):
+            sizes, batch = self._input_axes(dims, spec)
+        elif isinstance(dims, list):
+            sizes, batch = self._input_list(dims, spec), None
+        else:
+            raise self.error(f"input must be a list or a mapping of axis sizes, got {show(dims)}", spec,
+                             "input", field="input", expected=INPUT_FORMS)
+        if "batch" in spec:
+            if batch is not None:
+                raise self.error("the batch is given twice: input's N and batch", spec, "batch",
+                                 field="batch", expected="one of them")
+            batch = self._size(spec["batch"], spec, "batch", "batch")
+        return (1 if batch is None else batch, *sizes)
+
+    def _input_list(self, dims: list, spec: dict) -> tuple[int, ...]:
+        sizes = tuple(self._size(d, dims, i, "input") for i, d in enumerate(dims))
+        if len(sizes) == 4:
+            n, c, h, w = sizes
+            raise self.error(
+                f"{list(sizes)} is ambiguous: [N, C, H, W] (the batch written, as torchinfo "
+                "takes it) or [C, D, H, W] (a 3-d input)", spec, "input", field="input",
+                expected=f"input: [{c}, {h}, {w}] with batch: {n}, or the named form "
+                         f"input: {{C: {n}, D: {c}, H: {h}, W: {w}}}",
+            )
+        if not 1 <= len(sizes) <= 3:
+            raise self.error(f"input lists {len(sizes)} sizes", spec, "input", field="input",
+                             expected=INPUT_FORMS + "; the batch goes in batch: N")
+        return sizes
+
+    def _input_axes(self, dims: dict, spec: dict) -> tuple[tuple[int, ...], int | None]:
+        for key in dims:
+            if key not in ("N", "C", "L", "D", "H", "W"):
+                raise self.error(f"unknown axis {show(key)} in input", dims, key, field=f"input.{key}",
+                                 expected="C, then L; H and W; or D, H and W; N for the batch")
+        axes = next((a for a in INPUT_AXES if set(a) == set(dims) - {"N"}), None)
+        if axes is None:
+            raise self.error(f"input axes {', '.join(map(str, dims))} do not name a shape", spec, "input",
+                             field="input", expected="{C}, {C, L}, {C, H, W} or {C, D, H, W}, plus N")
+        sizes = tuple(self._size(dims[a], dims, a, f"input.{a}") for a in axes)
+        batch = self._size(dims["N"], dims, "N", "input.N") if "N" in dims else None
+        return sizes, batch
+
+    def _size(self, value: Any, container: Any, key: Any, field: str) -> int:
+        """A positive int of at most MAX_INT_DIGITS digits, or a located error."""
+        if type(value) is int and too_big(value):
+            raise self.error(f"{field} {too_big(value)}", container, key, field=field,
+                             expected=f"an int of at most {MAX_INT_DIGITS} digits")
+        if type(value) is not int or value < 1:
+            raise self.error(f"{field} must be a positive int, got {show(value)}", container, key,
+                             field=field, expected="sizes that are positive ints")
+        return value
+
+    def _check_rank(self, rank: int, spec: dict) -> None:
+        """The input's spatial rank must be the one the first layer that fixes a rank takes
+        (a per-axis list such as K: [3, 3, 3], or stated H and W), among the operations that
+        still see the input's rank (before any flatten)."""
+        same = {0}
+        known: dict[int, tuple[int, str] | None] = {}  # shared record -> its rank (or None)
+        for value, op in enumerate(self.ops, start=1):
+            inputs = op.inputs
+            if not (inputs[0] in same if len(inputs) == 1 else all(i in same for i in inputs)):
+                continue
+            found = op.checks.spatial_rank() if op.checks is not None else None
+            if found is None:
+                layer_id = id(op.layer)
+                if layer_id not in known:
+                    known[layer_id] = op.layer.spatial_rank()
+                found = known[layer_id]
+            if found is not None:
+                wanted, field = found
+                if wanted != rank:
+                    where = op.locate(field) if op.locate else None
+                    raise self.error(
+                        f"input has {rank} spatial axes ({RANK_FORMS.get(rank, '?')}) but layer "
+                        f"'{op.path}' takes {wanted} ({field}" + (f" at {where}" if where else "") + ")",
+                        spec, "input", field="input",
+                        expected=f"input {RANK_FORMS.get(wanted, '?')} for that layer, or its "
+                                 f"per-axis fields for {rank}-d",
+                    )
+                return
+            if op.layer.keeps_rank():
+                same.add(value)
 
     def _read_defaults(self, defaults: Any, spec: dict) -> None:
         if defaults is None:
@@ -156,6 +266,8 @@ class Builder:
             if name in REGISTRY or name in COMPOSITE_KEYS:
                 raise self.error(f"block name '{name}' is already a layer kind", blocks, name,
                                  field=f"blocks.{name}")
+            for param, value in params.items():
+                self._bounded(value, params, param, f"blocks.{name}", f"params.{param}")
             self.blocks[str(name)] = block
 
     def _only_keys(self, item: dict, allowed: frozenset[str], what: str, path: str = "") -> None:
@@ -167,7 +279,19 @@ class Builder:
 
     # -- values ----------------------------------------------------------------------------------
     def resolve(self, value: Any, scope: Mapping[str, Any], container: Any, key: Any, path: str) -> Any:
+        """A spec value with block parameters and expressions replaced by their values."""
+        if type(value) is int:
+            if -MAX_INT <= value <= MAX_INT:  # (calc.limits.int_too_big, inlined: the usual case)
+                return value
+            return self._bounded(value, container, key, path, str(key))
         if isinstance(value, list):
+            plain = self.plain_lists.get(id(value))
+            if plain is None:  # looked at once: at most the document's size in all
+                plain = self.plain_lists[id(value)] = all(
+                    type(v) is int and not too_big(v) for v in value)
+            if plain:
+                return value
+            self.step(len(value) - AXES, container, key, path)
             return [self.resolve(v, scope, value, i, path) for i, v in enumerate(value)]
         if not isinstance(value, str):
             return value
@@ -175,12 +299,39 @@ class Builder:
             return scope[value]
         if not is_expression(value):
             return value
-        numbers = {k: v for k, v in scope.items() if type(v) in (int, bool)}
         try:
-            return evaluate(value, numbers)
+            return evaluate(value, scope)
+        except ExprTooBig as exc:
+            raise self.error(f"{show(value)}: {exc}", container, key, path=path, field=str(key),
+                             expected=f"ints of at most {MAX_INT_DIGITS} digits") from None
         except ExprError as exc:
-            raise self.error(f"bad arithmetic in {value!r}: {exc}", container, key, path=path,
+            raise self.error(f"bad arithmetic in {show(value, 80)}: {exc}", container, key, path=path,
                              field=str(key), expected="+ - * // % ( ) over ints and block parameters") from None
+
+    def _bounded(self, value: Any, container: Any, key: Any, path: str, field: str) -> Any:
+        """`value`, or a located error if it is an int of more than MAX_INT_DIGITS digits."""
+        if type(value) is int and too_big(value):
+            raise self.error(f"{field} {too_big(value)}", container, key, path=path, field=field,
+                             expected=f"an int of at most {MAX_INT_DIGITS} digits")
+        return value
+
+    def step(self, steps: int, container: Any, key: Any, path: str) -> None:
+        """Count expansion work; refuse a spec that takes more than MAX_STEPS."""
+        self.steps += max(steps, 0)
+        if self.steps > MAX_STEPS:
+            raise self.error(
+                f"the spec expands to more than {MAX_STEPS:,} steps (items visited, those left out "
+                "by `when` included, block repeats, entries of long lists)", container, key, path=path,
+                expected=f"a smaller network (at most {MAX_OPS:,} operations)",
+            )
+
+    def path(self, prefix: str, name: str, container: Any, key: Any) -> str:
+        """prefix.name, refused past MAX_PATH characters."""
+        path = join(prefix, name)
+        if len(path) > MAX_PATH:
+            raise self.error(f"layer path of {len(path):,} characters, more than {MAX_PATH:,}",
+                             container, key, path=path[:60] + "...", expected="shorter names")
+        return path
 
     # -- items ----------------------------------------------------------------------------------
     def items(self, items: Any, cur: int, prefix: str, scope: Mapping[str, Any], container: Any = None,
@@ -195,27 +346,30 @@ class Builder:
     def item(self, item: Any, cur: int, prefix: str, index: str, scope: Mapping[str, Any],
              container: Any, key: Any) -> int:
         if not isinstance(item, dict):
-            raise self.error(f"a layer must be a mapping with a 'type', got {item!r}", container, key,
+            raise self.error(f"a layer must be a mapping with a 'type', got {show(item)}", container, key,
                              path=join(prefix, index), expected="{type: conv, ...}")
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            self.step(0, container, key, prefix)
         if "when" in item:
             if not self.resolve_int(item["when"], scope, item, "when", join(prefix, index), minimum=0):
                 return cur
         kind = item.get("type")
         name = item.get("name")
         if name is not None and (not isinstance(name, str) or not name or "." in name):
-            raise self.error(f"name must be a non-empty string without dots, got {name!r}", item, "name",
-                             path=prefix, field="name")
+            raise self.error(f"name must be a non-empty string without dots, got {show(name)}", item,
+                             "name", path=prefix, field="name")
         if isinstance(kind, str) and kind in COMPOSITE_KEYS:
-            self._only_keys(item, COMPOSITE_KEYS[kind], kind, path=join(prefix, name or ""))
-            base = join(prefix, name or "")
+            base = self.path(prefix, name or "", item, "name")
+            self._only_keys(item, COMPOSITE_KEYS[kind], kind, path=base)
             return getattr(self, f"_{kind}")(item, cur, base, scope)
-        return self.layer(item, cur, join(prefix, name or index), scope)
+        return self.layer(item, cur, self.path(prefix, name or index, item, "name"), scope)
 
     def resolve_int(self, value: Any, scope: Mapping[str, Any], item: Any, key: str, path: str,
                     minimum: int) -> int:
         result = self.resolve(value, scope, item, key, path)
         if type(result) not in (int, bool) or result < minimum:
-            raise self.error(f"{key} must be an int >= {minimum}, got {result!r}", item, key, path=path,
+            raise self.error(f"{key} must be an int >= {minimum}, got {show(result)}", item, key, path=path,
                              field=key)
         return int(result)
 
@@ -232,13 +386,17 @@ class Builder:
         tag = item["type"]
         data: dict[str, Any] = {k: v for k, v in self.defaults.items() if k in cls.model_fields}
         data.update(self.kind_defaults.get(tag, {}))
+        # The item and the defaults are fixed: only the values its names and expressions take
+        # vary from one use to the next, and they make the memo key.
+        varying: list[Any] = []
         for k, v in item.items():
             if k not in ("when", "type", "name"):
-                data[k] = self.resolve(v, scope, item, k, path)
+                data[k] = resolved = self.resolve(v, scope, item, k, path)
+                if resolved is not v:
+                    varying.append((k, self.freeze(resolved, item, k, path)))
             elif k != "when":
                 data[k] = v
-        # repr tells apart every value YAML and block arithmetic give (1, 1.0, True, '1').
-        memo_key = (id(item), repr(data))
+        memo_key = (id(item), tuple(varying))
         known = self.parsed.get(memo_key)
         if known is None:
             try:
@@ -256,6 +414,17 @@ class Builder:
             cur = self.emit(join(path, suffix), prim.kind, prim, (cur,), checks, locate, item)
         return cur
 
+    def freeze(self, value: Any, container: Any, key: Any, path: str) -> Any:
+        """A hashable stand-in for a resolved value that tells apart everything YAML and block
+        arithmetic give (1, 1.0, True, '1'); a list's entries count as expansion steps."""
+        if isinstance(value, list):
+            self.step(len(value) - AXES, container, key, path)
+            return (list, tuple(self.freeze(v, container, key, path) for v in value))
+        if isinstance(value, dict):
+            self.step(len(value) - AXES, container, key, path)
+            return (dict, tuple((k, self.freeze(v, container, key, path)) for k, v in value.items()))
+        return (type(value), value)
+
     def share(self, layer: Layer) -> Layer:
         """One record object per distinct record (name aside), so that evaluation can reuse the
         costs of a repeated block."""
@@ -272,7 +441,8 @@ class Builder:
                 expected="unique names; name the composite or the layer",
             )
         if len(self.ops) >= MAX_OPS:
-            raise self.error(f"network has more than {MAX_OPS:,} operations", item, path=path)
+            raise self.error(f"network has more than {MAX_OPS:,} operations", item, path=path,
+                             expected="a smaller network (real networks have fewer than 10,000)")
         self.seen[path] = item
         self.ops.append(Op(path, kind, layer, inputs, checks, locate))
         return len(self.ops)
@@ -298,7 +468,8 @@ class Builder:
                              field="shortcut_name")
         short = cur
         if item.get("shortcut"):
-            short = self.items(item["shortcut"], cur, join(base, shortcut_name), scope, item, "shortcut")
+            short = self.items(item["shortcut"], cur, self.path(base, shortcut_name, item, "shortcut_name"),
+                               scope, item, "shortcut")
         return self.merge(join(base, "add"), ElementwiseMerge(type="add"), (body, short), item)
 
     def _gate(self, item: dict, cur: int, base: str, scope: Mapping[str, Any]) -> int:
@@ -317,25 +488,26 @@ class Builder:
             raise self.error("parallel needs branches: a list of layer lists, or a mapping", item,
                              "branches", path=base, field="branches")
         if len(named) < 2:
-            raise self.error("parallel needs at least two branches", item, "branches", path=base,
-                             field="branches")
+            raise self.error(f"parallel needs at least two branches, got {len(named)}", item, "branches",
+                             path=base, field="branches",
+                             expected="two or more; for one branch use type: sequential")
         split = self.resolve(item.get("split", False), scope, item, "split", base)
         parts: Any = None
         if split is True:
             parts = len(named)
         elif isinstance(split, list):
             if len(split) != len(named) or not all(type(s) is int and s > 0 for s in split):
-                raise self.error(f"split must list one positive channel count per branch, got {split!r}",
+                raise self.error(f"split must list one positive channel count per branch, got {show(split)}",
                                  item, "split", path=base, field="split")
             parts = split
         elif split not in (False, None):
-            raise self.error(f"split must be true or a list of channel counts, got {split!r}", item,
+            raise self.error(f"split must be true or a list of channel counts, got {show(split)}", item,
                              "split", path=base, field="split")
         outputs = []
         container = branches
         for i, (bname, body, key) in enumerate(named):
             src = cur
-            bbase = join(base, bname)
+            bbase = self.path(base, bname, container, key)
             if parts is not None:
                 src = self.merge(join(bbase, "split"), ChannelSlice(parts=parts, index=i), (cur,), item)
             if isinstance(body, dict):  # a branch of one layer takes the branch's name as its path
@@ -347,7 +519,7 @@ class Builder:
             return self.merge(join(base, "concat"), Concat(), tuple(outputs), item)
         if merge == "add":
             return self.merge(join(base, "add"), ElementwiseMerge(type="add"), tuple(outputs), item)
-        raise self.error(f"unknown merge {merge!r}", item, "merge", path=base, field="merge",
+        raise self.error(f"unknown merge {show(merge)}", item, "merge", path=base, field="merge",
                          expected="concat or add")
 
     def _block(self, item: dict, cur: int, base: str, scope: Mapping[str, Any]) -> int:
@@ -355,7 +527,7 @@ class Builder:
         if type(name) is int:  # `blocks: {1: ...}` is keyed by "1"; YAML reads `block: 1` as an int
             name = str(name)
         if not isinstance(name, str) or name not in self.blocks:
-            raise self.error(f"unknown block {name!r}" + suggest(str(name), sorted(self.blocks)), item,
+            raise self.error(f"unknown block {show(name)}" + suggest(str(name), sorted(self.blocks)), item,
                              "block", path=base, field="block",
                              expected="one of " + (", ".join(sorted(self.blocks)) or "(no blocks defined)"))
         if name in self.stack or len(self.stack) >= MAX_BLOCK_DEPTH:
@@ -376,7 +548,12 @@ class Builder:
                              "overrides", path=base, field="overrides")
         self.stack.append(name)
         try:
+            # Iterations without an override all expand alike: once one has run, the rest are
+            # checked against the bounds before they run (overridden ones as they run).
+            checked = False
             for i in range(count):
+                ops, steps = len(self.ops), self.steps
+                self.step(1, item, "block", base)
                 local = {**params, **args}
                 if i in overrides:
                     if not isinstance(overrides[i], dict):
@@ -388,17 +565,33 @@ class Builder:
                     raise self.error(f"block '{name}' needs parameter '{missing[0]}'", item, "with",
                                      path=base, field=f"with.{missing[0]}")
                 path = join(base, str(i)) if repeat is not None else base
-                before = len(self.ops)
                 cur = self.items(block["layers"], cur, path, local, block, "layers")
-                if i == 0 and (len(self.ops) - before) * count > MAX_OPS - before:
-                    raise self.error(
-                        f"{count} repeats of block '{name}' ({len(self.ops) - before} operations "
-                        f"each) would exceed {MAX_OPS:,} operations", item, "repeat", path=base,
-                        field="repeat", expected="a smaller network",
-                    )
+                if i not in overrides and not checked:
+                    checked = True
+                    left = count - i - 1 - sum(1 for k in overrides if k > i)
+                    self._check_repeats(item, base, name, count, left, len(self.ops) - ops,
+                                        self.steps - steps)
         finally:
             self.stack.pop()
         return cur
+
+    def _check_repeats(self, item: dict, base: str, name: str, count: int, left: int, ops: int,
+                       steps: int) -> None:
+        """Refuse a repeat whose `left` remaining plain iterations, of `ops` operations and
+        `steps` steps each, would take the network past MAX_OPS or MAX_STEPS."""
+        if ops and len(self.ops) + left * ops > MAX_OPS:
+            raise self.error(
+                f"{count:,} repeats of block '{name}' ({plural(ops, 'operation')} each) would exceed "
+                f"{MAX_OPS:,} operations", item, "repeat", path=base, field="repeat",
+                expected="a smaller network",
+            )
+        if self.steps + left * steps > MAX_STEPS:
+            raise self.error(
+                f"{count:,} repeats of block '{name}' ({plural(ops, 'operation')} and "
+                f"{plural(steps, 'expansion step')} each) would exceed {MAX_STEPS:,} steps", item,
+                "repeat", path=base,
+                field="repeat", expected="a smaller repeat; a block that adds nothing need not repeat",
+            )
 
     def _args(self, given: dict, params: dict, scope: Mapping[str, Any], base: str, block: str) -> dict:
         args = {}
