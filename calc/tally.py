@@ -16,6 +16,15 @@ macs_all     every product a standard implementation computes: = macs, except fo
              conv, whose scatter also computes the products cropped by its padding
 macs_at_outputs  out x (Cin/g) x prod(K): = macs for a conv; for a transposed conv the figure
              tools get by pricing it like a forward conv on its output (thop 0.1.1, torchinfo)
+string_padded_macs  macs of a conv whose padding is given as a string ('same', 'valid'), else 0:
+             PyTorch runs such a call as aten::_convolution_mode, not aten::_convolution
+calflops_macs  the products calflops 0.3.2 recomputes from a conv call's arguments: = macs, except
+             for 'same' padding, which it pads d(K-1)//2 on each side (one position short per
+             axis where d(K-1) is odd), and for a transposed conv, N * prod(S_in) * prod(K) * Cin *
+             ((Cout/g) // g): the per-group output channels divided by the groups once more
+calflops_bias_adds  the bias adds it recomputes: = bias_adds, except at that short 'same' size,
+             and for a transposed conv bias * N * (Cout/g) * prod(S'), S' per axis the forward-conv
+             size of its input, floor((H + 2p - d(K-1) - 1)/s) + 1 (which may be 0 or negative)
 affine_in    input elements of a normalisation with a learnt scale and shift (else 0)
 scaled_in    input elements of an upsample given by scale_factor (else 0)
 target_positions  prod(size) of an upsample given by size (else 0)
@@ -46,6 +55,9 @@ class Counter(StrEnum):
     ROWS = "rows"
     MACS_ALL = "macs_all"
     MACS_AT_OUTPUTS = "macs_at_outputs"
+    STRING_PADDED_MACS = "string_padded_macs"
+    CALFLOPS_MACS = "calflops_macs"
+    CALFLOPS_BIAS_ADDS = "calflops_bias_adds"
     AFFINE_IN = "affine_in"
     SCALED_IN = "scaled_in"
     TARGET_POSITIONS = "target_positions"
@@ -62,8 +74,9 @@ class Tally:
 
     __slots__ = (
         "op", "inputs", "output", "params", "buffers", "macs", "dot_outputs", "bias_adds",
-        "window", "merge_ops", "rows", "macs_all", "macs_at_outputs", "affine_in", "scaled_in",
-        "target_positions", "in_elements", "out_elements",
+        "window", "merge_ops", "rows", "macs_all", "macs_at_outputs", "string_padded_macs",
+        "calflops_macs", "calflops_bias_adds", "affine_in", "scaled_in", "target_positions",
+        "in_elements", "out_elements",
     )
 
     def __init__(
@@ -81,6 +94,9 @@ class Tally:
         rows: Any = 0,
         macs_all: Any = None,
         macs_at_outputs: Any = None,
+        string_padded_macs: Any = 0,
+        calflops_macs: Any = None,
+        calflops_bias_adds: Any = None,
         affine_in: Any = 0,
         scaled_in: Any = 0,
         target_positions: Any = 0,
@@ -99,6 +115,9 @@ class Tally:
         # For every operation but a transposed conv the three product counts coincide.
         self.macs_all = macs if macs_all is None else macs_all
         self.macs_at_outputs = macs if macs_at_outputs is None else macs_at_outputs
+        self.string_padded_macs = string_padded_macs
+        self.calflops_macs = macs if calflops_macs is None else calflops_macs
+        self.calflops_bias_adds = bias_adds if calflops_bias_adds is None else calflops_bias_adds
         self.affine_in = affine_in
         self.scaled_in = scaled_in
         self.target_positions = target_positions

@@ -297,10 +297,31 @@ def test_search_order():
     assert [next(gen) for _ in range(4)] == [{"a": 1, "b": 1}, {"a": 1, "b": 2}, {"a": 2, "b": 1}, {"a": 1, "b": 3}]
 
 
-def test_not_decidable_symbolically_is_searched():
-    """A transposed conv cannot take a symbolic kernel: proven per K value, searched beyond."""
+def test_transposed_conv_is_proven_for_a_symbolic_kernel():
+    """The transposed conv's counts are closed forms in K too (no loop over kernel positions),
+    so a deconv claim is proven, not searched."""
+    r = run_check(CheckSpec("K*K*Cin*H*W*Cout", "deconv", "macs"))
+    assert r.verdict() == "holds" and r.outcomes[0].proven
+    r = run_check(CheckSpec("K*K*Cin*Hout*Wout*Cout", "deconv", "macs"))
+    assert r.outcomes[0].point == {"K": 2, "Cin": 1, "Cout": 1, "H": 1, "W": 1}
+
+
+def test_not_decidable_symbolically_is_searched(monkeypatch):
+    """A kind whose library cannot take one variable as a symbol (as the transposed conv's kernel
+    once could not) is proven per value of it, and searched beyond."""
+    from calc.claims import check
+
+    real = check._library.__wrapped__
+
+    def no_symbolic_kernel(kind, fields, convention):
+        if kind == "deconv" and not isinstance(dict(fields)["K"], int):
+            raise TypeError("K must be an int here")
+        return real(kind, fields, convention)
+
+    monkeypatch.setattr(check, "_library", no_symbolic_kernel)
     r = run_check(CheckSpec("K*K*Cin*H*W*Cout", "deconv", "macs"))
     assert r.verdict() == "holds (by search, not proven)"
+    assert "proven for K = 1..12" in r.outcomes[0].reason
     r = run_check(CheckSpec("K*K*Cin*Hout*Wout*Cout", "deconv", "macs"))
     assert r.outcomes[0].point == {"K": 2, "Cin": 1, "Cout": 1, "H": 1, "W": 1}
 

@@ -3,7 +3,10 @@
 tool, its version and the call; docs/profilers.md gives the rules):
 
 * ptflops 0.7.5 at batch > 1: module-hook counts divided by the batch, patched-functional
-  counts added as they are (and nn.Upsample's hook counts one sample).
+  counts added as they are (and nn.Upsample's hook counts one sample);
+* fvcore 0.1.5 on convs with string padding: 0 (aten::_convolution_mode has no handle);
+* calflops 0.3.2 on transposed convs: products divided by the groups twice, bias at the
+  forward-conv output size; and on 'same' padding: d(K-1)//2 on each side.
 Every case is checked under every profiler convention, not only the one with the gap."""
 
 import json
@@ -73,10 +76,6 @@ def split(figures):
 def test_single_layers_at_batch_2_to_4(case, convention):
     folder, total = TOOLS[convention]
     expected = total(case["tools"][folder])
-    if convention == "calflops" and case["layer"]["kind"].startswith("conv_transpose"):
-        with pytest.raises(ConventionError):  # its transposed-conv rule is not emulated yet
-            price(case, conventions.get(convention))
-        return
     if convention == "ptflops":
         assert expected == int(split(case["tools"][folder]))
         if case["id"] == "upsample_nearest_x2_batch3":  # hook 3136 (one sample) / 3: a fraction
@@ -151,3 +150,87 @@ def test_ptflops_refuses_a_fractional_network_figure_where_it_arises():
         net.evaluate(conventions.get("ptflops"), input_shape=(3, 3, 32, 32))
     assert info.value.one_line().startswith(f"{FIDELITY / 'specs' / 'functional_mix.yaml'}:14:5: up: ")
     assert "24576/N**2 is not an integer at N = 3" in info.value.one_line()
+
+
+# -- fvcore and calflops on string padding -----------------------------------------------------
+
+
+@pytest.mark.parametrize("case, convention", cases("string_padding"))
+def test_single_convs_with_string_padding(case, convention):
+    folder, total = TOOLS[convention]
+    if convention == "fvcore":  # aten::_convolution_mode: no handle, 0, reported as unsupported
+        assert case["tools"]["fvcore"]["unsupported_ops"] == {"aten::_convolution_mode": 1}
+    assert price(case, conventions.get(convention)) == total(case["tools"][folder])
+
+
+def test_fvcore_prices_string_padding_at_zero_and_says_why():
+    rule = conventions.get("fvcore").rule_for("conv")
+    assert rule.formula() == "macs - string_padded_macs" and "_convolution_mode" in rule.note
+    same = next(c for c in LAYERS["cases"] if c["id"] == "conv2d_k3_same_bias")
+    numeric = dict(same, id="numeric", layer=dict(same["layer"], padding=1))  # the same conv, padding 1
+    assert price(same, conventions.get("fvcore")) == 0
+    assert price(numeric, conventions.get("fvcore")) == 14 * 14 * 16 * 8 * 3 * 3
+
+
+def test_calflops_same_padding_with_an_even_kernel_is_one_position_short():
+    case = next(c for c in LAYERS["cases"] if c["id"] == "conv2d_k4_same_bias")
+    short = 13 * 13  # d(K-1) = 3 is odd: 1 on each side, 14 + 2 - 4 + 1 = 13 positions per axis
+    macs = 16 * short * 8 * 4 * 4
+    assert case["tools"]["calflops"]["flops"] == 2 * macs + 16 * short
+    assert price(case, conventions.get("calflops")) == 2 * macs + 16 * short
+
+
+# -- calflops on transposed convs --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case, convention", cases("transposed_conv"))
+def test_single_transposed_convs(case, convention):
+    folder, total = TOOLS[convention]
+    assert price(case, conventions.get(convention)) == total(case["tools"][folder])
+
+
+def test_calflops_transposed_conv_quirks_by_hand():
+    by_id = {c["id"]: c for c in LAYERS["cases"]}
+    calflops = conventions.get("calflops")
+    # g = 4, Cout = 8: Cout/g = 2, and 2 // 4 = 0 products; the bias at the forward-conv size
+    # (7 + 2 - 4) // 2 + 1 = 3 per axis: 2 channels x 9 positions
+    case = by_id["convt2d_k4_s2_p1_g4_bias"]
+    assert case["tools"]["calflops"]["flops"] == 2 * 0 + 2 * 3 * 3 == price(case, calflops)
+    # K = 5 on a 3 x 3 input: forward size 3 - 5 + 1 = -1 per axis, (-1)(-1) = 1 position
+    case = by_id["convt2d_k5_s1_p0_bias_small"]
+    products = 16 * 3 * 3 * 5 * 5 * (8 // 1)
+    assert case["tools"]["calflops"]["flops"] == 2 * products + 8 * 1 == price(case, calflops)
+    # g = 2: Cin * (Cout/g // g) = 16 * (4 // 2) per input position and tap; forward size 4 x 4
+    case = by_id["convt2d_k3_s2_p1_op1_g2_bias"]
+    assert case["tools"]["calflops"]["flops"] == 2 * (7 * 7 * 3 * 3 * 16 * 2) + 4 * 4 * 4 == price(case, calflops)
+
+
+# -- networks: string padding and transposed convs, every tool --------------------------------
+
+NETWORK_TOOLS = [pytest.param(n, b, t, id=f"{n}-batch{b}-{t}")
+                 for n in ("same_padding", "decoder") for b in (1, 2) for t in TOOLS]
+
+
+@pytest.mark.parametrize("name, batch, convention", NETWORK_TOOLS)
+def test_network_totals(name, batch, convention):
+    folder, total = TOOLS[convention]
+    net = network(name)
+    report = net.evaluate(conventions.get(convention), input_shape=(batch, *net.input_shape[1:]))
+    assert report.totals.flops == total(fixture(name, batch)["tools"][folder])
+
+
+@pytest.mark.parametrize("name", ["same_padding", "decoder"])
+def test_calflops_and_fvcore_per_layer(name):
+    """calflops: each module's own figure (per_module_own); fvcore: leaf figures (a conv with
+    string padding has none: its op is unsupported, listed in leaf_unsupported_ops)."""
+    tools = fixture(name, 1)["tools"]
+    net = network(name)
+    calflops = {r.path: r.flops for r in net.evaluate(conventions.get("calflops")).rows}
+    fvcore = {r.path: r.flops for r in net.evaluate(conventions.get("fvcore")).rows}
+    own = tools["calflops"]["per_module_own"]
+    for path in ("conv1", "conv2", "conv4", "conv5") if name == "same_padding" else ("up1", "up2", "up3", "up4"):
+        assert calflops[path] == own.get(path, {}).get("flops", 0), path
+        assert fvcore[path] == sum(tools["fvcore"]["leaf_by_operator"].get(path, {}).values()), path
+    if name == "same_padding":
+        assert fvcore["conv1"] == fvcore["conv2"] == 0 and fvcore["conv3"] > 0
+        assert tools["fvcore"]["leaf_unsupported_ops"]["conv1"] == {"aten::_convolution_mode": 1}

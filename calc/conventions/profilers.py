@@ -10,7 +10,7 @@ none of these tools counts.
 
 from __future__ import annotations
 
-from calc.conventions.base import ZERO, Convention, Rule, per_op, refused, rule
+from calc.conventions.base import ZERO, Convention, Rule, per_op, rule
 
 THOP = Convention(
     name="thop",
@@ -47,7 +47,9 @@ FVCORE = Convention(
     source="fvcore 0.1.5.post20221221: fvcore/nn/flop_count.py, jit_handles.py",
     rules=per_op(
         rule("0; reported by unsupported_ops() unless in the ignore list (relu, dropout, cat, views)"),
-        conv=rule("aten::_convolution: N * prod(w) * S_out", macs=1),
+        conv=rule("aten::_convolution: N * prod(w) * S_out; NB: 0 with string padding ('same', "
+                  "'valid'), which PyTorch runs as aten::_convolution_mode: no handle, reported",
+                  macs=1, string_padded_macs=-1),
         deconv=rule("aten::_convolution transposed: N * prod(w) * S_in (cropped products included)", macs_all=1),
         linear=rule("aten::linear: in * out_features; bias ignored", macs=1),
         batchnorm=rule("eval: in, doubled when affine (training mode would be 5*in)", in_elements=1, affine_in=1),
@@ -56,6 +58,8 @@ FVCORE = Convention(
         upsample_bilinear=rule("aten::upsample_bilinear2d: 4 * out", out_elements=4),
     ),
     notes=(
+        "A conv with padding 'same' or 'valid' is aten::_convolution_mode, which fvcore 0.1.5 has "
+        "no handle for: 0, reported as unsupported (tests/fixtures/profilers/fidelity/).",
         "Unsupported and reported (counted 0): relu6 (hardtanh), leaky_relu, prelu, elu, sigmoid, "
         "tanh, hardswish, hardsigmoid, silu, gelu, softmax, max/avg pools, adaptive max pool, "
         "add and mul operators, in-place dropout.",
@@ -170,11 +174,10 @@ CALFLOPS = Convention(
     source="calflops 0.3.2: calflops/pytorch_ops.py, flops_counter.py",
     rules=per_op(
         rule("not patched, or an operator (x + y, x * y)"),
-        conv=rule("2 * macs + bias * out", macs=2, bias_adds=1),
-        deconv=refused(
-            "calflops prices transposed convs with a second division by groups and the forward-conv "
-            "output size; that rule is not emulated"
-        ),
+        conv=rule("2 * macs + bias * out, at the size it recomputes (NB: padding 'same' is "
+                  "d(K-1)//2 each side: one short where d(K-1) is odd)", calflops_macs=2, calflops_bias_adds=1),
+        deconv=rule("NB: 2 * N*S_in*prod(K)*Cin*((Cout/g)//g) + bias * N*(Cout/g)*S', groups divided "
+                    "out twice, S' the forward-conv size of the input", calflops_macs=2, calflops_bias_adds=1),
         linear=rule("2 * macs; bias ignored", macs=2),
         batchnorm=rule("F.batch_norm in eval: in, doubled when affine", in_elements=1, affine_in=1),
         relu=rule("F.relu: in", in_elements=1),
@@ -195,7 +198,8 @@ CALFLOPS = Convention(
     ),
     notes=(
         "ReLU6 (F.hardtanh), sigmoid, tanh, hardswish, hardsigmoid, dropout, cat are not patched: 0.",
-        "calflops also reports MACs: the macs column (conv and linear multiply-accumulates).",
+        "calflops also reports MACs: the macs column (conv and linear multiply-accumulates); its own "
+        "MACs figure for a 'same' conv with odd d(K-1) or a transposed conv is calflops_macs.",
     ),
     method_default=rule("tensor methods (x.mean) are not patched: 0"),
 )

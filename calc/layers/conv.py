@@ -100,15 +100,31 @@ def conv_tally(
             _window_too_large(spatial, k, d, lows, highs, out)
     bias = 1 if bias is True else 0 if bias is False else bias  # flag(bias), inlined
     dot = conv_dot_outputs(n, cout, out)
+    macs = conv_macs(n, cin, cout, k, out, groups)
+    string_padded, calflops = 0, None
+    if type(padding) is str:
+        string_padded = macs
+        if padding == "same":
+            calflops = calflops_same_size(spatial, k, s, d)
     return Tally(
         op="conv",
         inputs=inputs,
         output=(n, cout, *out),
         params=conv_params(cin, cout, k, groups, bias),
-        macs=conv_macs(n, cin, cout, k, out, groups),
+        macs=macs,
         dot_outputs=dot,
         bias_adds=bias * dot,
+        string_padded_macs=string_padded,
+        calflops_macs=None if calflops is None else conv_macs(n, cin, cout, k, calflops, groups),
+        calflops_bias_adds=None if calflops is None else bias * conv_dot_outputs(n, cout, calflops),
     )
+
+
+def calflops_same_size(spatial: tuple, k: tuple, s: tuple, d: tuple) -> tuple:
+    """The output size calflops 0.3.2 computes for padding='same': d(K-1)//2 on each side, so
+    one position short of PyTorch's size on every axis where d(K-1) is odd."""
+    halves = [dd * (kk - 1) // 2 for kk, dd in zip(k, d)]
+    return tuple(map(conv_out, spatial, k, s, halves, halves, d))
 
 
 def _window_too_large(

@@ -25,7 +25,7 @@ from calc.layers.base import (
     require_positive,
 )
 from calc.layers.epilogue import WithEpilogue
-from calc.shapes import deconv_out
+from calc.shapes import conv_out, deconv_out
 from calc.tally import Shape, Tally
 
 
@@ -170,6 +170,10 @@ class Deconv(WithEpilogue, SpatialInput):
         reached = prod(a[1] for a in axes)
         bias = flag(self.bias)
         per_group_in = exact_div(cin, self.groups)
+        per_group_out = exact_div(self.Cout, self.groups)
+        # calflops 0.3.2 (pytorch_ops.py, _conv_trans_flops_compute): weight.shape[1] = Cout/g is
+        # divided by g again, and the bias is priced at the forward-conv size of the input
+        forward = tuple(conv_out(x, kk, ss, pp, pp, dd) for x, kk, ss, pp, dd in zip(spatial, k, s, p, d))
         return Tally(
             op="deconv",
             inputs=inputs,
@@ -180,4 +184,6 @@ class Deconv(WithEpilogue, SpatialInput):
             macs_at_outputs=n * self.Cout * prod(out) * per_group_in * prod(k),
             dot_outputs=n * self.Cout * reached,
             bias_adds=bias * n * self.Cout * prod(out),
+            calflops_macs=n * cin * prod(spatial) * prod(k) * (per_group_out // self.groups),
+            calflops_bias_adds=bias * n * per_group_out * prod(forward),
         )
