@@ -76,11 +76,3 @@ def select(condition_ge: tuple[Any, Any], if_true: Any, if_false: Any) -> Any:
     from calc import symbolic
 
     return symbolic.select_ge(lhs, rhs, if_true, if_false)
-
-
-def digit_count(n: int) -> int:
-    """Decimal digits of |n| (1 for 0), without converting n to text.  With b = n's bit length,
-    10**(d-1) <= |n| < 2**b gives d <= floor(b*log10(2)) + 1, and one comparison decides."""
-    n = abs(n)
-    estimate = int(n.bit_length() * 0.30102999566398120)
-    return estimate + (n >= 10**estimate) if estimate else 1

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from calc.limits import MAX_INT_DIGITS, int_too_big
+from calc.limits import int_too_big, too_big
 
 MAX_LENGTH = 256
 MAX_DEPTH = 32
@@ -33,22 +33,6 @@ class ExprError(ValueError):
 
 class ExprTooBig(ExprError):
     """A literal or an intermediate result with more than MAX_INT_DIGITS digits."""
-
-
-def digits(value: int) -> str:
-    """The number of decimal digits of `value`, in words, without converting a huge int to
-    text (which is slow, and refused past Python's 4,300-digit limit)."""
-    bits = abs(value).bit_length()
-    if bits <= 13_000:  # < 4,000 digits: exact
-        return f"{len(str(abs(value))):,}"
-    return f"about {int(bits * 0.30102999566398120) + 1:,}"
-
-
-def too_big(value: Any) -> str | None:
-    """'has N digits, more than 100' for an int past calc.limits' bound, else None."""
-    if type(value) is int and int_too_big(value):
-        return f"has {digits(value)} digits, more than {MAX_INT_DIGITS}"
-    return None
 
 
 def tokens(text: str) -> list[tuple[str, str]]:

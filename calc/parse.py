@@ -16,9 +16,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from calc.errors import Location, SpecError
-from calc.expr import too_big
 from calc.layers import REGISTRY, Layer
-from calc.limits import MAX_INT_DIGITS
+from calc.limits import MAX_INT_DIGITS, too_big
 
 Locate = Callable[[tuple[Any, ...]], Location | None]
 """Maps a key path inside the data to where it stands in the source file."""

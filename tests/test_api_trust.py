@@ -232,7 +232,7 @@ def test_network_from_text_takes_utf8_bytes():
     bad = TINY.encode().replace(b"name: tiny", b"name: t\xffny")
     with pytest.raises(YamlError) as info:
         network_from_text(bad, "b.yaml")
-    assert one_line(info.value) == "b.yaml:1:8: byte 0xff is not UTF-8 (expected UTF-8 text)"
+    assert one_line(info.value) == "b.yaml:1:8: byte 0xff is not UTF-8 text (expected a UTF-8 text file)"
 
 
 @pytest.mark.parametrize("arg, why", [
@@ -374,7 +374,7 @@ def test_int_text_is_str_for_any_size():
 
 
 def test_digit_count_without_text():
-    from calc.arith import digit_count
+    from calc.limits import digit_count
 
     with int_digit_limit(0):
         for d in [*range(1, 60), 4299, 4300, 4301, 12_345]:

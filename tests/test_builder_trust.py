@@ -395,7 +395,7 @@ def test_repeats_counted_exactly_with_overrides(monkeypatch):
     """
     # iteration 0 adds 1 operation, the others 2: 1 + 2 * 9 = 19, 1 + 2 * 10 = 21
     assert len(net(spec.format(n=10)).ops) == 19
-    with quick(0.5):
+    with quick(1.0):
         e = error_of(spec.format(n=11))
     assert "11 repeats of block 'b' (2 operations each) would exceed 20 operations" in e.message
 

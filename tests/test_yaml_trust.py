@@ -222,7 +222,7 @@ def test_a_million_digits_are_refused_in_milliseconds(parser, literal, digit_lim
     try:
         start = time.perf_counter()
         exc = error(f"a: {literal}\n")
-        assert time.perf_counter() - start < (0.3 if parser == "libyaml" else 5.0)
+        assert time.perf_counter() - start < (1.0 if parser == "libyaml" else 5.0)
         assert sys.get_int_max_str_digits() == (0 if digit_limit == "lifted" else before)
     finally:
         sys.set_int_max_str_digits(before)
@@ -251,10 +251,10 @@ def test_explicit_tags_read_as_yaml_12(parser, literal, message):
 
 def test_document_over_the_byte_limit_is_refused_at_once():
     text = "a: " + "x" * (yamlload.MAX_BYTES) + "\n"
-    for given in (text, text.encode()):
+    for source in (text, text.encode()):
         start = time.perf_counter()
-        exc = error(given, "big.yaml")
-        assert time.perf_counter() - start < 0.5
+        exc = error(source, "big.yaml")
+        assert time.perf_counter() - start < 1.0
         assert exc.message == (f"document is {len(text):,} bytes, more than the limit of 4 MiB "
                                f"({4 * 1024 * 1024:,} bytes)")
         assert "`repeat`" in exc.expected and where(exc) == ("big.yaml", 1, 1)

@@ -17,7 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from calc.arith import is_int
 from calc.errors import ShapeError, SpecError
-from calc.expr import too_big
+from calc.limits import too_big
 from calc.tally import Shape, Tally
 
 SPATIAL_NAMES: dict[int, tuple[str, ...]] = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}

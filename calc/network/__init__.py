@@ -27,7 +27,7 @@ from typing import Any
 from calc import conventions
 from calc.conventions import Convention
 from calc.cost import Dtype, dtype as _dtype
-from calc.errors import Location, UsageError, YamlError
+from calc.errors import UsageError
 from calc.network.builder import build
 from calc.network.program import Network, Op
 from calc.report import Report
@@ -87,8 +87,8 @@ def load_network(path: str | os.PathLike[str]) -> Network:
 
 
 def network_from_text(text: str | bytes, file: str | os.PathLike[str] = "<string>") -> Network:
-    """Validate and flatten a spec given as YAML text (a str, or bytes in UTF-8); `file` is the
-    name errors give for it."""
+    """Validate and flatten a spec given as YAML text (a str, or bytes in UTF-8: bytes that are
+    not are a `YamlError` at their line and column); `file` is the name errors give for it."""
     if isinstance(file, os.PathLike):
         file = os.fspath(file)
     if not isinstance(file, str):
@@ -96,34 +96,18 @@ def network_from_text(text: str | bytes, file: str | os.PathLike[str] = "<string
             f"network_from_text's file is a name for the text, got {type(file).__name__}",
             expected="a str such as 'net.yaml'",
         )
-    if isinstance(text, (bytes, bytearray)):
-        text = _decoded(bytes(text), file)
-    elif isinstance(text, os.PathLike):
+    if isinstance(text, os.PathLike):
         raise UsageError(
             "network_from_text takes YAML text; use load_network for a path",
             expected="a str or bytes holding a YAML spec",
         )
-    elif not isinstance(text, str):
+    if not isinstance(text, (str, bytes, bytearray)):
         raise UsageError(
             f"network_from_text takes YAML text, got {type(text).__name__}",
             expected="a str or bytes holding a YAML spec",
         )
     with _gc_paused():
         return build(loads(text, file))
-
-
-def _decoded(data: bytes, file: str) -> str:
-    """UTF-8 bytes as text; bytes that are not UTF-8 are a `YamlError` at their line and column."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line_start = data.rfind(b"\n", 0, exc.start) + 1
-        line = data.count(b"\n", 0, exc.start) + 1
-        col = len(data[line_start:exc.start].decode("utf-8", "replace")) + 1
-        raise YamlError(
-            f"byte 0x{data[exc.start]:02x} is not UTF-8", location=Location(file, line, col),
-            expected="UTF-8 text",
-        ) from None
 
 
 def evaluate_network(

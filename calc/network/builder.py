@@ -33,12 +33,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from calc.errors import Location, SpecError
-from calc.expr import ExprError, ExprTooBig, evaluate, is_expression, too_big
+from calc.expr import ExprError, ExprTooBig, evaluate, is_expression
 from calc.layers import REGISTRY, Layer
 from calc.layers.merge import Concat, ElementwiseMerge
 from calc.layers.reshape import ChannelSlice
 from calc.network.program import Network, Op
-from calc.limits import MAX_INT, MAX_INT_DIGITS
+from calc.limits import MAX_INT, MAX_INT_DIGITS, too_big
 from calc.parse import layer_class, parse_layer, show, suggest
 from calc.yamlload import Located
 

@@ -16,12 +16,11 @@ from typing import Any
 
 from calc import conventions
 from calc.conventions import Convention
-from calc.arith import digit_count
 from calc.cost import BYTES, Dtype, Totals, dtype, op_figures
 from calc.errors import CalcError, Location, ShapeError
 from calc.layers import Layer
 from calc.layers.base import SPATIAL_NAMES
-from calc.limits import MAX_INT, MAX_INT_DIGITS, int_too_big
+from calc.limits import MAX_INT, MAX_INT_DIGITS, int_too_big, too_big
 from calc.report import Report, Rows
 from calc.tally import Shape
 
@@ -188,10 +187,8 @@ def _size(value: Any, field: str, axis: str, expected: str) -> Any:
             shown = text if 0 < len(text) <= 40 else "a " + type(value).__name__
             raise ShapeError(f"{axis} is {shown}, not an int", field=field, expected=expected) from None
     if int_too_big(value):
-        raise ShapeError(
-            f"{axis} has {digit_count(value):,} digits, more than {MAX_INT_DIGITS}", field=field,
-            expected=f"an int of at most {MAX_INT_DIGITS} digits",
-        )
+        raise ShapeError(f"{axis} {too_big(value)}", field=field,
+                         expected=f"an int of at most {MAX_INT_DIGITS} digits")
     if value < 1:
         raise ShapeError(f"{axis} is {value}, not positive", field=field, expected=expected)
     return value

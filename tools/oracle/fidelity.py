@@ -34,7 +34,7 @@ import argparse
 import os
 import sys
 from collections import OrderedDict
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 import torch.nn as nn
