@@ -27,6 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from calc.errors import CalcError
+from calc.expr import MAX_LENGTH
 from calc.limits import int_too_big
 from calc.network import load_network, network_from_text
 from test_fuzz import FUZZ, budget, check_error, check_report, watchdog
@@ -122,6 +123,9 @@ def block_cases(draw):
     # The oracle: write the network out by hand.
     layers: list[dict] = []
     try:
+        texts = [item.get("Cout", "") for item in body] + [item.get("when", "") for item in body]
+        if any(len(t) > MAX_LENGTH for t in texts):
+            raise Undefined("an expression longer than the documented bound")
         for i in range(repeat):
             scope = {"p": p_default, "q": given_q}
             if override is not None and override[0] == i:
