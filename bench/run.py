@@ -410,7 +410,7 @@ def bench_symbolic(quick: bool) -> dict:
         from calc import conventions
         net = load_network({RESNET50!r})
         t0 = time.perf_counter()
-        import calc.symbolic as S
+        import calc.closed_form as S
         t1 = time.perf_counter()
         form = S.closed_form(net, conventions.get("exact"))
         t2 = time.perf_counter()
@@ -621,7 +621,7 @@ def render_results(r: dict, fuzz_section: str) -> str:
             lines.append(f"| {n:,} | {s['yaml']:.2f} | {s['build']:.2f} | {s['evaluate']:.3f} | {s['render']:.2f} | "
                          f"{s['other']:.2f} | {s['main_total']:.2f} | {s['rss_mib']:.0f} |")
     lines += ["", "## Symbolic", "",
-              "`calc.symbolic.closed_form(resnet50, exact)`: " + ", ".join(f"{x:.2f}" for x in sym["all"])
+              "`calc.closed_form.closed_form(resnet50, exact)`: " + ", ".join(f"{x:.2f}" for x in sym["all"])
               + f" s (fresh processes); size divisor found: {sym['divisor']}; MACs = `{sym['macs']}`.", ""]
     lines += ["## thop", ""]
     if "skipped" in th:

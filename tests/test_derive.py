@@ -16,7 +16,7 @@ from calc.cli import main
 from calc.derive import cli as derive_cli
 from calc.derive import render as derive_render
 from calc.derive.core import Derivation, DerivationError, Section, Step, Table, equal, grouped, release
-from calc.symbolic import layer_costs
+from calc.closed_form import layer_costs
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "derivations.md"

@@ -11,12 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from calc import conventions
+from calc.closed_form import closed_form, layer_costs
 from calc.errors import ConventionError
 from calc.network import load_network
 from calc.parse import parse_layer
 from calc.report import evaluate_layer
 from calc.strategies import layers
-from calc.symbolic import closed_form, layer_costs
 
 QUANTITIES = ("params", "buffers", "macs", "flops", "mem_access")
 STRUCTURAL = {"name", "inputs", "dim", "start_dim", "index"}

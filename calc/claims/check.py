@@ -1,6 +1,6 @@
 """Check a formula against the library: proven equal, or the smallest counterexample.
 
-For one convention the library's quantity is computed by `calc.symbolic.layer_costs`, the same
+For one convention the library's quantity is computed by `calc.closed_form.layer_costs`, the same
 formula functions as the numeric path, on positive-integer symbols.  Then
 
 1. proof: the difference formula - library is a rational function of the symbols and
@@ -288,7 +288,7 @@ def points(variables: tuple[str, ...]) -> Iterator[dict[str, int]]:
 @lru_cache(maxsize=4096)
 def _library(kind: str, fields: tuple[tuple[str, Any], ...], convention: str) -> dict[str, Any]:
     from calc import conventions
-    from calc.symbolic import layer_costs
+    from calc.closed_form import layer_costs
 
     return layer_costs(kind, dict(fields), conventions.get(convention))
 
@@ -495,8 +495,7 @@ def is_zero(diff: Any, symbols: list[Any]) -> bool | None:
 def _poly(expr: Any, gens: list[Any]) -> Any:
     """expr as a sparse polynomial over QQ in gens (sympy.polys.rings), built bottom-up: far
     faster than expanding the expression, e.g. for (K + Cin + Cout + Hout + Wout)^16."""
-    from sympy.polys.domains import QQ
-    from sympy.polys.rings import ring
+    QQ, ring = sympy.polys.domains.QQ, sympy.polys.rings.ring
 
     R, *elements = ring([g.name for g in gens], QQ)
     table = dict(zip(gens, elements))

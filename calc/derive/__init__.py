@@ -1,7 +1,7 @@
 """`calc derive TOPIC`: derivations of the calculator's formulas, each step proved with sympy.
 
 A topic is a module here with ``TITLE`` and ``build() -> Derivation``; its last steps compare
-with the library's own formulas (`calc.symbolic.layer_costs`, `calc.layers`), so building a
+with the library's own formulas (`calc.closed_form.layer_costs`, `calc.layers`), so building a
 topic checks the code.  This package imports sympy (through `calc.symbolic`) and is loaded only
 by the derive command, never by `import calc` or the numeric report path.  Importing this
 package (as `calc.cli` does to register the command) loads no sympy: the topics and
@@ -48,7 +48,7 @@ def document() -> str:
             "proved with sympy when this file was generated, and each topic ends on the library's own",
             "formula, so the text and the code cannot disagree.", "",
             "Steps marked *(definition)* state a counting argument; *(library)* steps compare with the",
-            "value the calculator computes (`calc.symbolic.layer_costs`, `calc.report.evaluate_layer`).",
+            "value the calculator computes (`calc.closed_form.layer_costs`, `calc.report.evaluate_layer`).",
             "", "Topics: " + ", ".join(f"`{t}`" for t in TOPICS) + "."]
     parts = ["\n".join(head) + "\n"]
     parts += [to_markdown(build(t)) for t in TOPICS]

@@ -16,7 +16,7 @@ Step relations and what proves them
 
 Definitions (`define`) are the counting arguments themselves (e.g. "K^2 multiplies and K^2 - 1
 adds"): they introduce a name and are not checked; everything after them is.  `library` steps
-compare with a value computed by the calculator's own formulas (via `calc.symbolic.layer_costs`
+compare with a value computed by the calculator's own formulas (via `calc.closed_form.layer_costs`
 or `calc.layers`), so a derivation checks the code, not itself.
 """
 

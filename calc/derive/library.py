@@ -1,5 +1,5 @@
 """The calculator's own values that derivations end on: symbolic layer costs through
-`calc.symbolic.layer_costs` (the same formula functions as the numeric path), numeric costs
+`calc.closed_form.layer_costs` (the same formula functions as the numeric path), numeric costs
 through `calc.report.evaluate_layer`, and a convention's rule applied to stated counters."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from calc import conventions
-from calc.symbolic import layer_costs, symbols
+from calc.closed_form import layer_costs
+from calc.symbolic import symbols
 from calc.tally import Counter
 
 

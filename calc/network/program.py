@@ -195,7 +195,7 @@ def _size(value: Any, field: str, axis: str, expected: str) -> Any:
 
 
 def _is_symbolic(value: Any) -> bool:
-    """A sympy expression (calc.symbolic evaluates networks at symbolic sizes).  Looked up in
+    """A sympy expression (calc.closed_form evaluates networks at symbolic sizes).  Looked up in
     sys.modules: such a value exists only once sympy is loaded, and a plain evaluation must not
     load it."""
     sympy = sys.modules.get("sympy")

@@ -1,0 +1,192 @@
+"""Closed forms of costs: one layer's totals over symbolic fields (`layer_costs`), and a
+network's totals as polynomials in its input sizes under a checked divisibility assumption
+(`closed_form`, `render_closed_form`).
+
+This is the engine that runs the numeric path (records, reports, networks) on sympy values;
+`calc.symbolic` is the sympy backend it gets sympy and the floor-free test from.  The backend
+imports nothing from `calc`, so `calc.arith` -> `calc.symbolic` never leads back here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from calc import conventions
+from calc.cost import Dtype, Totals
+from calc.errors import CalcError, UsageError
+from calc.layers import REGISTRY
+from calc.layers.base import SPATIAL_NAMES
+from calc.report import chain
+from calc.symbolic import is_closed_form, sympy
+
+# -- symbolic costs of one layer --------------------------------------------------------------
+
+
+def layer_costs(kind: str, fields: dict[str, Any], convention: conventions.Convention | None = None) -> dict[str, Any]:
+    """Totals (params, buffers, macs, flops, mem_access) of one layer kind whose fields may be
+    sympy expressions: the record is built without validation (`model_construct`) and fed to
+    the very formula functions the numeric path uses."""
+    cls = REGISTRY[kind]
+    record = cls.model_construct(type=kind, **fields)
+    convention = convention or conventions.get(conventions.DEFAULT)
+    rows = chain("", record, record.stated_inputs(), convention, Dtype.FP32)
+    totals = Totals.of(rows).as_dict()
+    totals.pop("largest_activation")
+    totals.pop("mem_bytes")
+    return {k: sympy.expand(v) for k, v in totals.items()}
+
+
+# -- closed forms of a network in its input size ----------------------------------------------
+
+_QUANTITIES = ("params", "buffers", "macs", "flops", "mem_access")
+
+
+@dataclass(frozen=True)
+class ClosedForm:
+    """Network totals as expressions in the input-size variables, and what they assume."""
+
+    network: str
+    convention: str
+    variables: tuple[str, ...]
+    totals: dict[str, Any]
+    divisor: int
+    residues: dict[str, int]
+    verified_at: tuple[dict[str, int], ...]
+
+    def assumptions(self) -> list[str]:
+        out = []
+        for name in self.variables:
+            r = self.residues.get(name, 0)
+            if self.divisor > 1:
+                out.append(f"{name} = {self.divisor}k + {r} for a positive integer k" if r
+                           else f"{name} divisible by {self.divisor}")
+        return out
+
+
+def _divisors(limit: int) -> list[int]:
+    """Candidate divisors for the size assumption, smallest first: 2^a * m, m in 1, 3, 5, 7."""
+    return sorted({2**a * m for a in range(12) for m in (1, 3, 5, 7) if 2**a * m <= limit})
+
+
+def closed_form(network: Any, convention: Any, variables: tuple[str, ...] = ("H", "W"),
+                max_divisor: int = 1792) -> ClosedForm:
+    """Totals as polynomials in the named input sizes.
+
+    The input size x of each variable is written x = d*k + r, with r the spec's size modulo d;
+    d is the smallest of 2^a * (1, 3, 5 or 7) for which every floor (and gcd) in the shape
+    rules vanishes.  The result
+    is checked against the numeric evaluation at the spec's size and at five other sizes that
+    meet the same assumption."""
+    shape = tuple(network.input_shape)
+    axis_names = ("N", "C", *SPATIAL_NAMES.get(len(shape) - 2, ()))
+    for name in variables:
+        if name not in axis_names or name == "C":
+            raise UsageError(
+                f"'{name}' is not an input size of {network.name}",
+                expected="some of " + ", ".join(n for n in axis_names if n != "C"),
+            )
+    symbols_ = {name: sympy.Symbol(name, integer=True, positive=True) for name in variables}
+    def attempt(d: int) -> tuple[dict, dict, dict] | None:
+        ks = {name: sympy.Symbol(f"k_{name}", integer=True, nonnegative=True) for name in variables}
+        residues = {name: shape[axis_names.index(name)] % d for name in variables}
+        sym_shape = tuple(
+            d * ks[n] + residues[n] if n in variables else size for n, size in zip(axis_names, shape)
+        )
+        report = network.evaluate(convention, input_shape=sym_shape)
+        totals = {q: sympy.expand(getattr(report.totals, q)) for q in _QUANTITIES}
+        return (ks, residues, totals) if all(is_closed_form(e) for e in totals.values()) else None
+
+    found = None
+    # Most networks need the size divisible by their total downsampling: start there and halve
+    # while the form stays clean (2-3 symbolic passes instead of one per candidate divisor).
+    d = _reduction(network, shape, axis_names, variables)
+    while d >= 1 and (result := attempt(d)) is not None:
+        found = (d, result)
+        d //= 2
+    if found is None:
+        for d in _divisors(max_divisor):
+            if (result := attempt(d)) is not None:
+                found = (d, result)
+                break
+        else:
+            raise UsageError(
+                f"no closed form without floors for size divisors up to {max_divisor}",
+                expected="an input size with enough small factors",
+            )
+    d, (ks, residues, totals) = found
+    back = {ks[n]: (symbols_[n] - residues[n]) / d for n in variables}
+    in_vars = {q: sympy.expand(e.subs(back)) for q, e in totals.items()}
+    form = ClosedForm(network.name, convention.name, tuple(variables), in_vars, d, residues, ())
+    return verify(form, network, convention, shape, axis_names)
+
+
+def _reduction(network: Any, shape: tuple, axis_names: tuple, variables: tuple) -> int:
+    """The power of two at or above the network's largest input-to-feature-map size ratio along
+    the symbolic axes (224 -> 7 gives 32)."""
+    ratio = 1
+    for out in network.shapes(shape).values():
+        for name in variables:
+            axis = axis_names.index(name)
+            if name != "N" and len(out) == len(shape) and out[axis] > 0:
+                ratio = max(ratio, -(-shape[axis] // out[axis]))
+    power = 1
+    while power < ratio:
+        power *= 2
+    return power
+
+
+def verify(form: ClosedForm, network: Any, convention: Any, shape: tuple, axis_names: tuple) -> ClosedForm:
+    """Evaluate the closed form and the numeric path at the spec's size and five more; any
+    disagreement is an error, never a silently wrong formula."""
+    base = {n: shape[axis_names.index(n)] for n in form.variables}
+    points = []
+    for step in (0, 1, 2, 3, -1, 5):
+        point = {n: base[n] + step * form.divisor for n in form.variables}
+        if any(v < 1 for v in point.values()):
+            continue
+        numeric_shape = tuple(point.get(n, s) for n, s in zip(axis_names, shape))
+        try:
+            numeric = network.evaluate(convention, input_shape=numeric_shape).totals
+        except CalcError:
+            continue  # too small for the network; not a size the formula claims
+        subs = {sympy.Symbol(n, integer=True, positive=True): v for n, v in point.items()}
+        for q, expr in form.totals.items():
+            value = expr.subs(subs)
+            if value != getattr(numeric, q):
+                raise AssertionError(
+                    f"closed form of {q} gives {value} at {point}, the numeric path "
+                    f"{getattr(numeric, q)}"
+                )
+        points.append(point)
+    return ClosedForm(form.network, form.convention, form.variables, form.totals, form.divisor,
+                      form.residues, tuple(points))
+
+
+def render_closed_form(form: ClosedForm, fmt: str = "text") -> str:
+    """text, md, latex or json."""
+    if fmt == "json":
+        return json.dumps({
+            "network": form.network, "convention": form.convention,
+            "variables": list(form.variables), "assumptions": form.assumptions(),
+            "totals": {q: str(e) for q, e in form.totals.items()},
+            "verified_at": list(form.verified_at),
+        }, indent=2) + "\n"
+    checked = ", ".join("x".join(str(p[n]) for n in form.variables) for p in form.verified_at)
+    assumes = "; ".join(form.assumptions()) or "none"
+    if fmt == "latex":
+        rows = [rf"\mathrm{{{q.replace('_', chr(92) + '_')}}} &= {sympy.latex(e)} \\" for q, e in form.totals.items()]
+        return ("% " + f"{form.network}, convention {form.convention}; assumes {assumes}\n"
+                + "\\begin{align*}\n" + "\n".join(rows) + "\n\\end{align*}\n")
+    if fmt == "md":
+        lines = [f"**{form.network}**, convention `{form.convention}`", "",
+                 "| quantity | closed form |", "|---|---|",
+                 *(f"| {q} | `{e}` |" for q, e in form.totals.items()), "",
+                 f"Assumes: {assumes}. Checked against the numeric report at {checked}."]
+        return "\n".join(lines) + "\n"
+    width = max(len(q) for q in form.totals)
+    lines = [f"{form.network}: convention {form.convention}", f"assumes: {assumes}", ""]
+    lines += [f"{q:<{width}} = {e}" for q, e in form.totals.items()]
+    lines += ["", f"checked against the numeric report at {checked}"]
+    return "\n".join(lines) + "\n"
