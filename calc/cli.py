@@ -273,7 +273,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 def _cmd_symbolic(args: argparse.Namespace) -> int:
     from calc import conventions
     from calc.network import load_network
-    from calc.symbolic import closed_form, render_closed_form
+    from calc.closed_form import closed_form, render_closed_form
 
     variables = tuple(v.strip() for v in args.vars.split(",") if v.strip())
     if not variables:
