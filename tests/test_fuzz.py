@@ -608,10 +608,10 @@ def test_cli_bad_spec_is_one_line(capsys, tmp_path):
 
 def test_billion_laughs_refused_quickly():
     text = f"name: t\ndescription: {bomb(9)}\ninput: [3, 8, 8]\nlayers: [{{type: relu}}]\n"
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(YamlError) as err:
         network_from_text(text, "bomb.yaml")
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert elapsed < 1.0, f"took {elapsed:.2f} s"
     assert "aliases" in err.value.message and "1,234,567,9" in err.value.message
     check_error(err.value, "bomb.yaml")
@@ -619,10 +619,10 @@ def test_billion_laughs_refused_quickly():
 
 @pytest.mark.parametrize("levels", [30, 100])
 def test_exponential_alias_chains_refused_quickly(levels):
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(YamlError) as err:
         network_from_text(f"a: {bomb(levels, width=2)}\n", "bomb.yaml")
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
     assert "alias" in err.value.message
 
 
@@ -648,12 +648,12 @@ def test_nesting_at_the_limit_is_read():
 
 
 def test_very_deep_nesting_refused():
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(YamlError) as err:
         network_from_text("a: " + "[" * 20000 + "]" * 20000 + "\n", "deep.yaml")
     assert "nests too deeply" in err.value.message or "deeper than" in err.value.message
     assert err.value.location is not None and err.value.location.file == "deep.yaml"
-    assert time.perf_counter() - start < 10
+    assert time.process_time() - start < 10
 
 
 def test_document_over_the_size_limit_refused(tmp_path, capsys):
@@ -661,10 +661,10 @@ def test_document_over_the_size_limit_refused(tmp_path, capsys):
 
     mib = f"{MAX_BYTES // (1024 * 1024)} MiB"
     text = "name: t\ninput: [3, 8, 8]\nlayers: [{type: relu}]\ndescription: " + "x" * MAX_BYTES + "\n"
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(YamlError) as err:
         network_from_text(text, "big.yaml")
-    assert time.perf_counter() - start < 2
+    assert time.process_time() - start < 2
     assert mib in err.value.message and err.value.location.file == "big.yaml"
     path = tmp_path / "big.yaml"
     path.write_text(text)
@@ -766,9 +766,9 @@ def test_huge_repeat_refused_quickly(layers, repeat):
     """Found by probing (repeat expanded op by op: 10**11 took ~150 s); fixed in 79041bd."""
     text = (f"name: t\ninput: [3, 8, 8]\nblocks: {{b: {{params: {{on: 0}}, layers: {layers}}}}}\n"
             f"layers: [{{type: block, block: b, repeat: {repeat}}}]\n")
-    start = time.perf_counter()
+    start = time.process_time()
     line = outcome(text, seconds=5)
-    assert "would exceed" in line and time.perf_counter() - start < 1
+    assert "would exceed" in line and time.process_time() - start < 1
 
 
 def test_deconv_cost_at_huge_sizes():
@@ -792,9 +792,9 @@ def test_million_laughs_refused_or_cheap():
     items += ["&a5 [" + ", ".join(["*a4"] * 10) + "]"]
     text = f"name: t\ndescription: [{', '.join(items)}]\ninput: [3, 8, 8]\nlayers: [{{type: relu}}]\n"
     assert len(text) < 1024
-    start = time.perf_counter()
+    start = time.process_time()
     outcome(text, seconds=10)
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
 
 
 def test_small_spec_expanding_to_the_operation_limit():

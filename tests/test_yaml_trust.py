@@ -220,9 +220,9 @@ def test_a_million_digits_are_refused_in_milliseconds(parser, literal, digit_lim
     if digit_limit == "lifted":
         sys.set_int_max_str_digits(0)
     try:
-        start = time.perf_counter()
+        start = time.process_time()
         exc = error(f"a: {literal}\n")
-        assert time.perf_counter() - start < (1.0 if parser == "libyaml" else 5.0)
+        assert time.process_time() - start < (1.0 if parser == "libyaml" else 5.0)
         assert sys.get_int_max_str_digits() == (0 if digit_limit == "lifted" else before)
     finally:
         sys.set_int_max_str_digits(before)
@@ -252,9 +252,9 @@ def test_explicit_tags_read_as_yaml_12(parser, literal, message):
 def test_document_over_the_byte_limit_is_refused_at_once():
     text = "a: " + "x" * (yamlload.MAX_BYTES) + "\n"
     for source in (text, text.encode()):
-        start = time.perf_counter()
+        start = time.process_time()
         exc = error(source, "big.yaml")
-        assert time.perf_counter() - start < 1.0
+        assert time.process_time() - start < 1.0
         assert exc.message == (f"document is {len(text):,} bytes, more than the limit of 4 MiB "
                                f"({4 * 1024 * 1024:,} bytes)")
         assert "`repeat`" in exc.expected and where(exc) == ("big.yaml", 1, 1)
@@ -273,9 +273,9 @@ def test_big_file_is_refused_without_reading_it(tmp_path, monkeypatch):
 def test_long_text_at_the_byte_limit_loads_quickly(parser):
     """LibYAML scans 4 MiB of text in ~0.05 s; PyYAML's pure-Python scanner in ~1 s."""
     text = "a: " + "x" * (yamlload.MAX_BYTES - 10) + "\n"
-    start = time.perf_counter()
+    start = time.process_time()
     assert len(loads(text).data["a"]) == yamlload.MAX_BYTES - 10
-    assert time.perf_counter() - start < (1.0 if parser == "libyaml" else 10.0)
+    assert time.process_time() - start < (1.0 if parser == "libyaml" else 10.0)
 
 
 def test_too_many_nodes_is_located_and_does_not_mention_aliases(parser, monkeypatch):
@@ -353,9 +353,9 @@ def test_directory_and_missing_file(tmp_path):
 
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
 def test_endless_device_is_read_only_up_to_the_limit():
-    start = time.perf_counter()
+    start = time.process_time()
     exc = pytest.raises(YamlError, load_file, "/dev/zero").value
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
     assert exc.message == f"document is larger than the limit of 4 MiB ({4 * 1024 * 1024:,} bytes)"
 
 
