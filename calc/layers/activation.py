@@ -6,7 +6,7 @@ Per-element costs differ by convention and live in `calc.conventions`, not here.
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from calc.arith import exact_div, prod
 from calc.errors import ShapeError, SpecError
@@ -48,12 +48,19 @@ class Activation(SpatialInput):
     type: Literal[
         "relu", "relu6", "leaky_relu", "prelu", "elu", "sigmoid", "tanh",
         "hardswish", "hardsigmoid", "silu", "gelu", "softmax",
-    ]
-    num_parameters: PositiveInt | Literal["channels"] | None = None
-    dim: NonNegativeInt | None = None
-    negative_slope: float | None = None
-    alpha: float | None = None
-    inplace: bool = False
+    ] = Field(description="the activation: " + ", ".join(k.value for k in ActivationKind))
+    num_parameters: PositiveInt | Literal["channels"] | None = Field(
+        None,
+        description="prelu only: slopes, 1 (shared, the default), the channels or 'channels'",
+    )
+    dim: NonNegativeInt | None = Field(
+        None, description="softmax only: the axis normalised over (default 1, channels)"
+    )
+    negative_slope: float | None = Field(
+        None, description="leaky_relu only: slope below 0 (no effect on costs)"
+    )
+    alpha: float | None = Field(None, description="elu only: alpha (no effect on costs)")
+    inplace: bool = Field(False, description="PyTorch's inplace flag (no effect on costs)")
 
     @model_validator(mode="after")
     def _fields_fit_kind(self) -> "Activation":

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Literal
 
 from annotated_types import Ge, Gt
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from calc.arith import is_int
@@ -42,6 +42,11 @@ NonNegativeInt = Annotated[int, Ge(0), AfterValidator(_at_most_max_int)]
 
 IntOrAxes = PositiveInt | list[PositiveInt]
 
+_STATED = "{}: needed to cost the layer alone; in a network inferred (a stated value is checked)"
+"""Description of an input-size field (Cin, L, D, H, W)."""
+DESCRIBE_BIAS = "whether it adds a learned bias per output channel"
+DESCRIBE_GROUPS = "Cin and Cout split into this many independent convolutions (divides both)"
+
 
 class Layer(BaseModel):
     """Fields shared by every kind: an optional name and the batch size N."""
@@ -53,10 +58,19 @@ class Layer(BaseModel):
     AXIS_FIELDS: ClassVar[tuple[str, ...]] = ()
     """Fields that may list one value per spatial axis (their length fixes the input's rank)."""
 
-    type: str
-    name: str | None = None
-    N: PositiveInt | None = None
-    call: Literal["module", "functional", "method"] = "module"
+    type: str = Field(description="layer kind, e.g. conv, linear, relu (see `calc layer --help`)")
+    name: str | None = Field(
+        None,
+        description="its path segment in reports (no dots); unnamed layers are numbered",
+    )
+    N: PositiveInt | None = Field(
+        None,
+        description="batch size to cost it alone; inferred in a network (a stated one is checked)",
+    )
+    call: Literal["module", "functional", "method"] = Field(
+        "module",
+        description="how PyTorch runs it: module (nn.Module), functional (F.relu), method (x.mean)",
+    )
     """How a PyTorch model computes it: an nn.Module, a torch.nn.functional call (F.relu), or a
     tensor method (x.mean).  Costs are the same; profilers see the three differently."""
 
@@ -147,11 +161,11 @@ class SpatialInput(Layer):
     SPATIAL_REQUIRED: ClassVar[bool] = True
     """False for element-wise kinds (activations, batch norm) that also take a flat (N, C) input."""
 
-    Cin: PositiveInt | None = None
-    L: PositiveInt | None = None
-    D: PositiveInt | None = None
-    H: PositiveInt | None = None
-    W: PositiveInt | None = None
+    Cin: PositiveInt | None = Field(None, description=_STATED.format("input channels"))
+    L: PositiveInt | None = Field(None, description=_STATED.format("input length (1-d input)"))
+    D: PositiveInt | None = Field(None, description=_STATED.format("input depth (3-d input)"))
+    H: PositiveInt | None = Field(None, description=_STATED.format("input height (2-d, 3-d input)"))
+    W: PositiveInt | None = Field(None, description=_STATED.format("input width (2-d, 3-d input)"))
 
     def _states_spatial(self) -> bool:
         return any(getattr(self, n) is not None for n in ("L", "D", "H", "W"))
@@ -215,7 +229,7 @@ class SpatialInput(Layer):
 class FlatInput(Layer):
     """Input (N, ..., Cin): features on the last axis, as nn.Linear takes them."""
 
-    Cin: PositiveInt | None = None
+    Cin: PositiveInt | None = Field(None, description=_STATED.format("input features (last axis)"))
 
     def stated_inputs(self) -> tuple[Shape, ...]:
         if self.Cin is None:

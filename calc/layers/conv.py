@@ -13,13 +13,13 @@ Output size: floor((H + 2p - d(K-1) - 1)/s) + 1 (PyTorch Conv2d docs).
 
 from typing import Any, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from calc.arith import exact_div, prod
 from calc.errors import ShapeError, SpecError
 from calc.layers.base import (
-    IntOrAxes, Layer, NonNegativeInt, PositiveInt, SpatialInput, check_groups, feature_map, per_axis,
-    require_positive,
+    DESCRIBE_BIAS, DESCRIBE_GROUPS, IntOrAxes, Layer, NonNegativeInt, PositiveInt, SpatialInput,
+    check_groups, feature_map, per_axis, require_positive,
 )
 from calc.layers.epilogue import WithEpilogue
 from calc.shapes import conv_out, same_padding
@@ -141,11 +141,15 @@ def _window_too_large(
 
 class _ConvFields(WithEpilogue, SpatialInput):
     AXIS_FIELDS = ("K", "stride", "padding", "dilation")
-    K: IntOrAxes
-    stride: IntOrAxes = 1
-    padding: Padding = 0
-    dilation: IntOrAxes = 1
-    bias: bool = True
+    K: IntOrAxes = Field(description="kernel size: one int for every spatial axis, or one per axis")
+    stride: IntOrAxes = Field(1, description="stride: one int or one per axis")
+    padding: Padding = Field(
+        0, description="zero padding on each side: one int, one per axis, 'same' or 'valid'"
+    )
+    dilation: IntOrAxes = Field(
+        1, description="spacing of the kernel taps: one int or one per axis"
+    )
+    bias: bool = Field(True, description=DESCRIBE_BIAS)
 
     @model_validator(mode="after")
     def _axes_agree(self) -> "_ConvFields":
@@ -170,9 +174,9 @@ class Conv(_ConvFields):
     """Standard (grouped, dilated, strided) convolution; 1-, 2- or 3-d by the input's rank."""
 
     TAGS = ("conv",)
-    type: Literal["conv"] = "conv"
-    Cout: PositiveInt
-    groups: PositiveInt = 1
+    type: Literal["conv"] = Field("conv", description="the kind: conv")
+    Cout: PositiveInt = Field(description="output channels")
+    groups: PositiveInt = Field(1, description=DESCRIBE_GROUPS)
 
     @model_validator(mode="after")
     def _groups_divide(self) -> "Conv":
@@ -190,8 +194,10 @@ class Depthwise(_ConvFields):
     """Depthwise convolution: groups = Cin, Cout = multiplier * Cin (channel multiplier)."""
 
     TAGS = ("depthwise",)
-    type: Literal["depthwise"] = "depthwise"
-    multiplier: PositiveInt = 1
+    type: Literal["depthwise"] = Field("depthwise", description="the kind: depthwise")
+    multiplier: PositiveInt = Field(
+        1, description="channel multiplier: Cout = multiplier * Cin (groups = Cin)"
+    )
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         cin = inputs[0][1]
@@ -206,11 +212,13 @@ class Pointwise(WithEpilogue, SpatialInput):
 
     TAGS = ("pointwise",)
     AXIS_FIELDS = ("stride",)
-    type: Literal["pointwise"] = "pointwise"
-    Cout: PositiveInt
-    stride: IntOrAxes = 1
-    groups: PositiveInt = 1
-    bias: bool = True
+    type: Literal["pointwise"] = Field("pointwise", description="the kind: pointwise")
+    Cout: PositiveInt = Field(description="output channels")
+    stride: IntOrAxes = Field(
+        1, description="stride: one int or one per axis (kernel 1, no padding)"
+    )
+    groups: PositiveInt = Field(1, description=DESCRIBE_GROUPS)
+    bias: bool = Field(True, description=DESCRIBE_BIAS)
 
     @model_validator(mode="after")
     def _groups_divide(self) -> "Pointwise":
@@ -229,9 +237,9 @@ class Separable(_ConvFields):
     Cout (with its BN/act).  ``bn`` and ``act`` apply to both halves, as in MobileNet V1."""
 
     TAGS = ("separable",)
-    type: Literal["separable"] = "separable"
-    Cout: PositiveInt
-    multiplier: PositiveInt = 1
+    type: Literal["separable"] = Field("separable", description="the kind: separable")
+    Cout: PositiveInt = Field(description="output channels of the pointwise half")
+    multiplier: PositiveInt = Field(1, description="channel multiplier of the depthwise half")
 
     def expand(self) -> list[tuple[str, Layer]]:
         # The fields were validated on this record; model_construct keeps symbolic values too.

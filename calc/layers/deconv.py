@@ -16,13 +16,13 @@ docs/profilers.md for how each emulation prices it.
 from math import gcd
 from typing import Any, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from calc.arith import flag, exact_div, is_int, max_, prod
 from calc.errors import ShapeError, SpecError
 from calc.layers.base import (
-    IntOrAxes, NonNegativeInt, PositiveInt, SpatialInput, check_groups, feature_map, per_axis,
-    require_positive,
+    DESCRIBE_BIAS, DESCRIBE_GROUPS, IntOrAxes, NonNegativeInt, PositiveInt, SpatialInput,
+    check_groups, feature_map, per_axis, require_positive,
 )
 from calc.layers.epilogue import WithEpilogue
 from calc.shapes import conv_out, deconv_out
@@ -126,15 +126,22 @@ class Deconv(WithEpilogue, SpatialInput):
 
     TAGS = ("deconv",)
     AXIS_FIELDS = ("K", "stride", "padding", "output_padding", "dilation")
-    type: Literal["deconv"] = "deconv"
-    Cout: PositiveInt
-    K: IntOrAxes
-    stride: IntOrAxes = 1
-    padding: NonNegativeInt | list[NonNegativeInt] = 0
-    output_padding: NonNegativeInt | list[NonNegativeInt] = 0
-    dilation: IntOrAxes = 1
-    groups: PositiveInt = 1
-    bias: bool = True
+    type: Literal["deconv"] = Field("deconv", description="the kind: deconv")
+    Cout: PositiveInt = Field(description="output channels")
+    K: IntOrAxes = Field(description="kernel size: one int for every spatial axis, or one per axis")
+    stride: IntOrAxes = Field(1, description="stride (upsampling factor): one int or one per axis")
+    padding: NonNegativeInt | list[NonNegativeInt] = Field(
+        0, description="dilation*(K-1)-padding zeros added on each side: one int or one per axis"
+    )
+    output_padding: NonNegativeInt | list[NonNegativeInt] = Field(
+        0,
+        description="size added to one side of the output: one int or one per axis (< stride)",
+    )
+    dilation: IntOrAxes = Field(
+        1, description="spacing of the kernel taps: one int or one per axis"
+    )
+    groups: PositiveInt = Field(1, description=DESCRIBE_GROUPS)
+    bias: bool = Field(True, description=DESCRIBE_BIAS)
 
     @model_validator(mode="after")
     def _groups_divide(self) -> "Deconv":

@@ -6,7 +6,7 @@ convention prices them by its own rules and BN folding can remove the BN row.
 
 from typing import Annotated
 
-from pydantic import Strict
+from pydantic import Field, Strict
 
 from calc.layers.activation import Activation, ActivationKind
 from calc.layers.base import Layer
@@ -25,8 +25,12 @@ def epilogue(bn: bool, act: ActivationKind | None) -> list[tuple[str, Layer]]:
 class WithEpilogue(Layer):
     """Mixin for records that may carry ``bn`` and ``act``; expands into itself plus those."""
 
-    bn: bool = False
-    act: Annotated[ActivationKind, Strict(False)] | None = None
+    bn: bool = Field(
+        False, description="follow with a batch norm over the output channels (own row, path.bn)"
+    )
+    act: Annotated[ActivationKind, Strict(False)] | None = Field(
+        None, description="follow with this activation, e.g. relu, relu6, silu (own row, path.act)"
+    )
 
     def expand(self) -> list[tuple[str, Layer]]:
         if not self.bn and self.act is None:

@@ -8,6 +8,8 @@ Exact count: (2*Cin - 1)*Cout per row without bias, 2*Cin*Cout with it.
 
 from typing import Any, Literal
 
+from pydantic import Field
+
 from calc.arith import flag, prod
 from calc.layers.base import FlatInput, PositiveInt
 from calc.layers.epilogue import WithEpilogue
@@ -25,10 +27,12 @@ def linear_macs(rows: Any, cin: Any, cout: Any) -> Any:
 
 
 class Linear(WithEpilogue, FlatInput):
+    """Fully connected layer (nn.Linear) over the last axis: (N, ..., Cin) -> (N, ..., Cout)."""
+
     TAGS = ("linear",)
-    type: Literal["linear"] = "linear"
-    Cout: PositiveInt
-    bias: bool = True
+    type: Literal["linear"] = Field("linear", description="the kind: linear")
+    Cout: PositiveInt = Field(description="output features")
+    bias: bool = Field(True, description="whether it adds a learned bias per output feature")
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         (shape,) = inputs

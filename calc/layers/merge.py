@@ -48,8 +48,13 @@ class ElementwiseMerge(SpatialInput):
 
     TAGS = ("add", "mul")
     SPATIAL_REQUIRED = False
-    type: Literal["add", "mul"]
-    inputs: BoundedInt = Field(default=2, ge=2)
+    type: Literal["add", "mul"] = Field(
+        description="add (element-wise sum) or mul (element-wise product)"
+    )
+    inputs: BoundedInt = Field(
+        default=2, ge=2,
+        description="operands when costed alone (at least 2); in a network, its inputs",
+    )
 
     def stated_inputs(self) -> tuple[Shape, ...]:
         return super().stated_inputs() * self.inputs
@@ -80,9 +85,12 @@ class Concat(SpatialInput):
 
     TAGS = ("concat",)
     SPATIAL_REQUIRED = False
-    type: Literal["concat"] = "concat"
-    Cin: list[PositiveInt] | None = None  # type: ignore[assignment]
-    dim: PositiveInt = 1
+    type: Literal["concat"] = Field("concat", description="the kind: concat")
+    Cin: list[PositiveInt] | None = Field(  # type: ignore[assignment]
+        None,
+        description="channels of each input, e.g. [64, 32]: needed alone; in a network checked",
+    )
+    dim: PositiveInt = Field(1, description="axis to concatenate along (1: channels)")
 
     def stated_inputs(self) -> tuple[Shape, ...]:
         if not self.Cin or len(self.Cin) < 2:

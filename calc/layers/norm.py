@@ -6,6 +6,8 @@ which is not a per-channel statistic and is left out of `buffers` (NB: torchinfo
 
 from typing import Any, Literal
 
+from pydantic import Field
+
 from calc.arith import flag, prod
 from calc.layers.base import SpatialInput
 from calc.tally import Shape, Tally
@@ -26,10 +28,12 @@ class BatchNorm(SpatialInput):
 
     TAGS = ("batchnorm",)
     SPATIAL_REQUIRED = False
-    type: Literal["batchnorm"] = "batchnorm"
-    affine: bool = True
-    eps: float | None = None
-    momentum: float | None = None
+    type: Literal["batchnorm"] = Field("batchnorm", description="the kind: batchnorm")
+    affine: bool = Field(
+        True, description="learned scale and shift per channel (2 params per channel)"
+    )
+    eps: float | None = Field(None, description="PyTorch's eps (no effect on costs)")
+    momentum: float | None = Field(None, description="PyTorch's momentum (no effect on costs)")
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         (shape,) = inputs

@@ -12,7 +12,7 @@ window that would start in the right padding (PyTorch MaxPool2d docs).
 
 from typing import Any, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from calc.arith import is_int, prod
 from calc.errors import ShapeError, SpecError
@@ -38,13 +38,21 @@ class Pool(SpatialInput):
 
     TAGS = ("maxpool", "avgpool")
     AXIS_FIELDS = ("K", "stride", "padding", "dilation")
-    type: Literal["maxpool", "avgpool"]
-    K: IntOrAxes
-    stride: IntOrAxes | None = None
-    padding: NonNegativeInt | list[NonNegativeInt] = 0
-    dilation: IntOrAxes = 1
-    ceil_mode: bool = False
-    count_include_pad: bool = True
+    type: Literal["maxpool", "avgpool"] = Field(description="maxpool or avgpool")
+    K: IntOrAxes = Field(description="window size: one int for every spatial axis, or one per axis")
+    stride: IntOrAxes | None = Field(
+        None, description="stride: one int or one per axis (default: K)"
+    )
+    padding: NonNegativeInt | list[NonNegativeInt] = Field(
+        0, description="implicit padding on each side: one int or one per axis (at most K // 2)"
+    )
+    dilation: IntOrAxes = Field(
+        1, description="spacing of the window taps: one int or one per axis (maxpool only)"
+    )
+    ceil_mode: bool = Field(False, description="round the output size up instead of down")
+    count_include_pad: bool = Field(
+        True, description="avgpool: padding counts in the divisor (no effect on costs)"
+    )
 
     @model_validator(mode="after")
     def _kind_fields(self) -> "Pool":
@@ -80,8 +88,12 @@ class AdaptivePool(SpatialInput):
 
     TAGS = ("adaptive_avgpool", "adaptive_maxpool")
     AXIS_FIELDS = ("output_size",)
-    type: Literal["adaptive_avgpool", "adaptive_maxpool"]
-    output_size: PositiveInt | list[PositiveInt]
+    type: Literal["adaptive_avgpool", "adaptive_maxpool"] = Field(
+        description="adaptive_avgpool or adaptive_maxpool"
+    )
+    output_size: PositiveInt | list[PositiveInt] = Field(
+        description="output size: one int for every spatial axis, or one per axis"
+    )
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         (shape,) = inputs
@@ -98,8 +110,12 @@ class GlobalPool(SpatialInput):
     """Global average / max pooling to 1 per channel; priced as adaptive pooling to size 1."""
 
     TAGS = ("global_avgpool", "global_maxpool")
-    type: Literal["global_avgpool", "global_maxpool"]
-    keepdims: bool = True
+    type: Literal["global_avgpool", "global_maxpool"] = Field(
+        description="global_avgpool or global_maxpool"
+    )
+    keepdims: bool = Field(
+        True, description="keep the spatial axes as size 1 (false: output (N, C))"
+    )
 
     def keeps_rank(self) -> bool:
         return self.keepdims

@@ -17,8 +17,10 @@ class Flatten(SpatialInput):
 
     TAGS = ("flatten",)
     SPATIAL_REQUIRED = False
-    type: Literal["flatten"] = "flatten"
-    start_dim: PositiveInt = 1
+    type: Literal["flatten"] = Field("flatten", description="the kind: flatten")
+    start_dim: PositiveInt = Field(
+        1, description="first axis flattened (1: (N, C, H, W) -> (N, C*H*W))"
+    )
 
     def keeps_rank(self) -> bool:
         return False
@@ -39,9 +41,12 @@ class Dropout(SpatialInput):
 
     TAGS = ("dropout",)
     SPATIAL_REQUIRED = False
-    type: Literal["dropout"] = "dropout"
-    p: float = Field(default=0.5, ge=0.0, le=1.0)
-    inplace: bool = False
+    type: Literal["dropout"] = Field("dropout", description="the kind: dropout")
+    p: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="drop probability (no effect on costs at inference)",
+    )
+    inplace: bool = Field(False, description="PyTorch's inplace flag (no effect on costs)")
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         return Tally(op="dropout", inputs=inputs, output=inputs[0])
@@ -52,7 +57,7 @@ class Identity(SpatialInput):
 
     TAGS = ("identity",)
     SPATIAL_REQUIRED = False
-    type: Literal["identity"] = "identity"
+    type: Literal["identity"] = Field("identity", description="the kind: identity")
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         return Tally(op="identity", inputs=inputs, output=inputs[0])
@@ -62,8 +67,12 @@ class ChannelShuffle(SpatialInput):
     """ShuffleNet channel shuffle: view (N, g, C/g, ...), transpose, view back."""
 
     TAGS = ("channel_shuffle",)
-    type: Literal["channel_shuffle"] = "channel_shuffle"
-    groups: PositiveInt
+    type: Literal["channel_shuffle"] = Field(
+        "channel_shuffle", description="the kind: channel_shuffle"
+    )
+    groups: PositiveInt = Field(
+        description="groups the channels are shuffled across (divides the channels)"
+    )
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         (shape,) = inputs
@@ -82,9 +91,11 @@ class ChannelSlice(SpatialInput):
 
     TAGS = ()
     SPATIAL_REQUIRED = False
-    type: Literal["split"] = "split"
-    parts: PositiveInt | list[PositiveInt]
-    index: BoundedInt = Field(ge=0)
+    type: Literal["split"] = Field("split", description="the kind: split")
+    parts: PositiveInt | list[PositiveInt] = Field(
+        description="equal parts (int) or the channels of each part (list)"
+    )
+    index: BoundedInt = Field(ge=0, description="which part this slice is (from 0)")
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         (shape,) = inputs

@@ -6,7 +6,7 @@
 
 from typing import Any, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from calc.arith import prod
 from calc.errors import ShapeError, SpecError
@@ -24,11 +24,20 @@ class Upsample(SpatialInput):
 
     TAGS = ("upsample",)
     AXIS_FIELDS = ("scale_factor", "size")
-    type: Literal["upsample"] = "upsample"
-    mode: Literal["nearest", "bilinear"] = "nearest"
-    scale_factor: PositiveInt | list[PositiveInt] | None = None
-    size: PositiveInt | list[PositiveInt] | None = None
-    align_corners: bool | None = None
+    type: Literal["upsample"] = Field("upsample", description="the kind: upsample")
+    mode: Literal["nearest", "bilinear"] = Field(
+        "nearest",
+        description="nearest (one copy per output) or bilinear (2-d: 4 neighbours blended)",
+    )
+    scale_factor: PositiveInt | list[PositiveInt] | None = Field(
+        None, description="int scale: one int or one per axis (this or size)"
+    )
+    size: PositiveInt | list[PositiveInt] | None = Field(
+        None, description="output size: one int or one per axis (this or scale_factor)"
+    )
+    align_corners: bool | None = Field(
+        None, description="PyTorch's align_corners (no effect on costs)"
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> "Upsample":
