@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from calc.library import library_names, library_path
 from calc.network import load_network
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +78,13 @@ LIBRARY = {
 def test_library_is_complete_and_every_entry_has_a_spec():
     assert LIBRARY <= set(SPEC_FILES), f"missing specs: {sorted(LIBRARY - set(SPEC_FILES))}"
     assert set(BY_SPEC) == LIBRARY
+
+
+def test_the_library_calc_ships_is_this_folder():
+    """What `calc list` shows and `calc report NAME` finds (calc.library) is exactly specs/*.yaml."""
+    assert library_names() == SPEC_FILES and set(SPEC_FILES) == LIBRARY
+    for spec in SPEC_FILES:
+        assert Path(library_path(spec)).read_bytes() == (SPECS / f"{spec}.yaml").read_bytes(), spec
 
 
 def test_published_rows_cite_a_source():
