@@ -1,7 +1,8 @@
 """One hierarchy for every error the calculator reports.
 
 Each error renders as one line: ``file:line:col: path.field: what is wrong (expected ...)``.
-The CLI prints that line and exits 1 for a bad spec or layer, 2 for bad usage.
+The CLI prints that line and exits 1 for a bad spec, 2 for bad usage (`calc layer`'s flags are
+its usage, so a bad layer there exits 2).
 """
 
 from __future__ import annotations

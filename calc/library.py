@@ -18,6 +18,7 @@ calc.yamlload.
 from __future__ import annotations
 
 import os
+import re
 from importlib import resources
 from importlib.abc import Traversable
 
@@ -92,8 +93,12 @@ def describe(name: str) -> str:
     return name
 
 
+_SENTENCE_END = re.compile(r"(?<!\bal)(?<!\be\.g)(?<!\bi\.e)\.\s")
+"""A full stop and a space, except after "et al", "e.g" and "i.e"."""
+
+
 def _first_sentence(text: str) -> str:
-    """`text` up to its first '. ' (a sentence end), on one line."""
+    """`text` up to its first sentence end, on one line."""
     line = " ".join(text.split())
-    end = line.find(". ")
-    return line if end < 0 else line[: end + 1]
+    end = _SENTENCE_END.search(line)
+    return line if end is None else line[: end.start() + 1]

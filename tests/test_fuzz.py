@@ -43,7 +43,13 @@ from calc.render import render
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC_DIR = os.path.join(ROOT, "specs")
 SPECS = sorted(f for f in os.listdir(SPEC_DIR) if f.endswith(".yaml"))
-PLAIN = {name: yaml.safe_load(open(os.path.join(SPEC_DIR, name), encoding="utf-8")) for name in SPECS}
+
+def _plain(name: str):
+    with open(os.path.join(SPEC_DIR, name), encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+PLAIN = {name: _plain(name) for name in SPECS}
 FORMATS = ("text", "md", "csv", "json", "latex")
 COMPOSITES = ("sequential", "residual", "parallel", "gate", "block")
 FIELDS = sorted({f for cls in REGISTRY.values() for f in cls.model_fields} - {"type"})

@@ -36,9 +36,12 @@ def test_anything_but_a_library_name_is_none(bad):
     assert library_path(bad) is None
 
 
-def test_describe_a_library_spec_by_its_source():
-    # No shipped spec has a `description`; each states its `source` (resnet50.yaml line 5).
-    assert describe("resnet50") == "torchvision.models.resnet50"
+def test_describe_a_library_spec_by_its_description():
+    # Every shipped spec has a one-sentence `description` (resnet50.yaml line 5); "et al." is
+    # not a sentence end.
+    assert describe("resnet50") == (
+        "ResNet-50 v1.5 (torchvision): bottleneck blocks [3, 4, 6, 3], stride on the 3x3 conv.")
+    assert describe("densenet121").startswith("DenseNet-121 (Huang et al. 2017): dense blocks")
     for name in library_names():
         line = describe(name)
         assert line.strip() and "\n" not in line, name

@@ -1,4 +1,4 @@
-"""The seeds' worked examples (shared/seeds/003: depthwise-separable vs regular 3x3 conv on a
+"""The seeds' worked examples (seed document 003, not distributed here: depthwise-separable vs regular 3x3 conv on a
 112x112x64 map; seed 001/002: conv parameter counts), recomputed from their definitions."""
 
 from fractions import Fraction
