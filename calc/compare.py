@@ -16,8 +16,8 @@ from calc.conventions import CONVENTIONS, Convention
 from calc.errors import ConventionError
 from calc.network.program import Network, run
 from calc.render import escape
-from calc.render.json_format import dumps
-from calc.render.numbers import grouped
+from calc.render.json_format import convention_dict, dumps
+from calc.render.numbers import grouped, int_text
 from calc.tally import Tally
 
 
@@ -40,6 +40,8 @@ class Comparison:
     flops: dict[str, int | None]
     refusals: dict[str, str]
     spreads: tuple[KindSpread, ...]
+    input_shapes: tuple[tuple[Any, ...], ...] = ()
+    """The network's input shape(s) compared at, batch first."""
 
 
 def compare(network: Network, names: list[str] | None = None) -> Comparison:
@@ -72,7 +74,8 @@ def compare(network: Network, names: list[str] | None = None) -> Comparison:
     spreads.sort(key=lambda s: s.share, reverse=True)
     params = sum(t.params for _, t in pairs)
     macs = sum(t.macs for _, t in pairs)
-    return Comparison(network.name, params, macs, totals, refusals, tuple(spreads))
+    return Comparison(network.name, params, macs, totals, refusals, tuple(spreads),
+                      (tuple(network.input_shape),))
 
 
 def _apply(c: Convention, pairs: list[tuple[Any, Tally]]) -> tuple[int | str, dict[str, int | None]]:
@@ -110,19 +113,39 @@ def describe(s: KindSpread) -> str:
             + "; ".join(parts))
 
 
+SCHEMA_VERSION = 1
+
+
+def comparison_dict(cmp: Comparison) -> dict[str, Any]:
+    """The JSON comparison (docs/schemas/compare.schema.json).  Its keys are the JSON report's
+    where they mean the same: `schema_version`, `name`, `input_shapes`, `params`, `macs` (a
+    report's `totals.params`, `totals.macs`), `flops` (per convention, null where refused), and
+    `conventions`, each written as a report's `convention` is."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "name": cmp.network,
+        "input_shapes": [list(s) for s in cmp.input_shapes],
+        "conventions": [_convention(name) for name in cmp.flops],
+        "params": cmp.params, "macs": cmp.macs, "flops": cmp.flops,
+        "refusals": cmp.refusals,
+        "divergences": [
+            {"op": s.op, "count": s.count, "input_elements": s.elements, "flops": s.flops,
+             "max_share": [s.share.numerator, s.share.denominator]} for s in cmp.spreads
+        ],
+    }
+
+
+def _convention(name: str) -> dict[str, Any]:
+    c = CONVENTIONS.get(name)
+    return convention_dict(c) if c is not None else {"name": name, "title": None, "source": None}
+
+
 def render_comparison(cmp: Comparison, fmt: str = "text") -> str:
     """text, md, csv, latex or json; counts exact whatever their size, the network's name
     escaped for the format (`calc.render.escape`)."""
     names = list(cmp.flops)
     if fmt == "json":
-        return dumps({
-            "network": cmp.network, "params": cmp.params, "macs": cmp.macs, "flops": cmp.flops,
-            "refusals": cmp.refusals,
-            "divergences": [
-                {"op": s.op, "count": s.count, "input_elements": s.elements, "flops": s.flops,
-                 "max_share": [s.share.numerator, s.share.denominator]} for s in cmp.spreads
-            ],
-        }) + "\n"
+        return dumps(comparison_dict(cmp)) + "\n"
     header = ["", *names]
     rows = [
         ["params", *(grouped(cmp.params) for _ in names)],
@@ -136,6 +159,10 @@ def render_comparison(cmp: Comparison, fmt: str = "text") -> str:
         import io
 
         out = io.StringIO()
+        shapes = ";".join("x".join(int_text(d) for d in s) for s in cmp.input_shapes)
+        for key, value in (("name", cmp.network), ("input_shapes", shapes)):
+            if value:  # the header block of a CSV report (calc.render.tables.CSV_COMMENT)
+                out.write(f"# {key}: {escape.text(value)}\n")
         w = csv.writer(out, lineterminator="\n")
         w.writerow(header)
         for r in rows:

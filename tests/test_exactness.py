@@ -26,6 +26,7 @@ from calc.cost import Dtype
 from calc.network import network_from_text
 from calc.render import render
 from calc.render.numbers import with_units
+from calc.render.tables import read_csv
 from calc.report import collapse, top
 
 BYTES = {"fp64": 8, "fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
@@ -122,7 +123,7 @@ def parse(fmt: str, text: str) -> dict[str, list[int]]:
         return rows
     rows = {}
     if fmt == "csv":
-        for cells in list(csv.reader(io.StringIO(text)))[1:]:
+        for cells in read_csv(text)[1][1:]:  # after the '# key: value' header block
             rows[cells[0]] = [_int(x, False) for x in cells[-6:]]
         return rows
     if fmt == "text":  # caption, blank, header, rule, rows, rule, total
@@ -238,14 +239,17 @@ def test_collapse_and_top_keep_exact_totals(c, depth, n):
 
 
 def _units_reference(n: int) -> str:
-    """K/M/G/T with two decimals, rounded half up, by decimal arithmetic."""
-    for scale, suffix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
-        if n >= scale:
-            with localcontext() as ctx:
-                ctx.prec = 200
-                value = (Decimal(n) / Decimal(scale)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    """K/M/G/T with two decimals, rounded half up, by decimal arithmetic: the smallest unit whose
+    rounded value is below 1000 (999,995 -> 1.00M, not 1000.00K); T for anything larger."""
+    if n < 1000:
+        return str(n)
+    for scale, suffix in ((10**3, "K"), (10**6, "M"), (10**9, "G"), (10**12, "T")):
+        with localcontext() as ctx:
+            ctx.prec = 200
+            value = (Decimal(n) / Decimal(scale)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        if value < 1000 or suffix == "T":
             return f"{value:f}{suffix}"
-    return str(n)
+    raise AssertionError("unreachable")
 
 
 @settings(max_examples=max(50, settings().max_examples * 5), deadline=None)

@@ -179,26 +179,43 @@ _ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": 
             "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
 
 
+_BREAKABLE = {"*": r"*\allowbreak{}", "/": r"/\allowbreak{}", "_": r"\_\allowbreak{}"}
+
+
 def latex_text(text: str) -> str:
-    return "".join(_ESCAPES.get(c, c) for c in text)
+    """Text-mode LaTeX, a line break allowed after each '*', '/' and '_' (formulas and names
+    written without spaces, e.g. Hout*Wout*C*K^2, in_elements, would otherwise run past the
+    margin)."""
+    return "".join(_BREAKABLE.get(c) or _ESCAPES.get(c, c) for c in text)
 
 
 def _latex_steps(steps: list[Step]) -> list[str]:
+    """One `align*`: each step's equation, its reason below it in small type (\\intertext: a
+    paragraph as wide as the text, which breaks, where a \\text{} cell beside the equation ran
+    past the margin)."""
     lines = [r"\begin{align*}"]
     for s in steps:
         lhs, rhs = _sides(s, latex_expr)
         left = "" if s.continued else lhs
         why = latex_text(s.why + _TAGS[s.kind])
-        lines.append(rf"  {left} &{_LATEX_REL[s.relation]} {rhs} && \text{{{why}}} \tag{{{s.number}}} \\")
-    lines[-1] = lines[-1].removesuffix(r" \\")
+        lines.append(rf"  {left} &{_LATEX_REL[s.relation]} {rhs} \tag{{{s.number}}} \\")
+        lines.append(rf"  \intertext{{\footnotesize ({s.number}) {why}}}")
     return [*lines, r"\end{align*}"]
 
 
 def _latex_table(table: Table) -> list[str]:
-    cols = "l" * len(table.headers)
+    """The first column as wide as its names, the others of equal width that wrap (p{}), in
+    small type, not indented: as wide as the text."""
+    n = len(table.headers)
+    # the first column (the row names) as wide as its longest name (about 0.55em a character),
+    # the others sharing the rest of the line
+    first = max(len(c) for c in [table.headers[0], *(r[0] for r in table.rows)])
+    rest = rf"\dimexpr(\linewidth-{2 * n}\tabcolsep-{0.55 * first:.2f}em)/{max(n - 1, 1)}\relax"
+    cols = "l" + rf"p{{{rest}}}" * (n - 1)
     row = lambda cells: "  " + " & ".join(latex_text(c) for c in cells) + r" \\"
-    return [rf"\begin{{tabular}}{{{cols}}}", row(table.headers), r"  \hline",
-            *(row(r) for r in table.rows), r"\end{tabular}"]
+    size = r"\footnotesize" if n <= 8 else r"\tiny"  # 13 conventions side by side: the smallest
+    return [rf"\noindent{{{size}\setlength{{\tabcolsep}}{{2pt}}", rf"\begin{{tabular}}{{{cols}}}", row(table.headers),
+            r"  \hline", *(row(r) for r in table.rows), r"\end{tabular}}"]
 
 
 def to_latex(d: Derivation) -> str:

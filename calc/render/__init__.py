@@ -3,7 +3,12 @@
     >>> from calc import evaluate_layer, parse_layer
     >>> from calc.render import render
     >>> print(render(evaluate_layer(parse_layer({"type": "linear", "Cin": 4, "Cout": 2})), "csv"), end="")
-    path,kind,output,params,buffers,MACs,FLOPs,mem access,mem bytes
+    # name: linear
+    # convention: exact
+    # dtype: fp32
+    # input_shapes: 1x4
+    # output_shape: 1x2
+    path,kind,output,params,buffers,MACs,FLOPs,mem access (elements),mem bytes (B)
     linear,linear,1x2,10,0,8,16,16,64
     total,,1x2,10,0,8,16,16,64
 
@@ -20,6 +25,7 @@ from enum import StrEnum
 from calc.errors import UsageError
 from calc.render.json_format import render_json
 from calc.render.tables import render_csv, render_latex, render_markdown, render_text
+from calc.render.tree import render_tree
 from calc.report import Report
 
 
@@ -29,6 +35,7 @@ class Format(StrEnum):
     CSV = "csv"
     JSON = "json"
     LATEX = "latex"
+    TREE = "tree"
 
 
 RENDERERS: dict[Format, Callable[[Report, bool], str]] = {
@@ -37,11 +44,13 @@ RENDERERS: dict[Format, Callable[[Report, bool], str]] = {
     Format.CSV: render_csv,
     Format.JSON: render_json,
     Format.LATEX: render_latex,
+    Format.TREE: render_tree,
 }
 
 
 def render(report: Report, fmt: Format | str = Format.TEXT, units: bool = False) -> str:
-    """The report as text, md, csv, json or latex; `units` writes counts as K/M/G/T with two
+    """The report as text, md, csv, json, latex or tree (torchinfo-like, see
+    calc.render.tree); `units` writes counts as K/M/G/T with two
     decimals (rounded half up, exactly; never in json)."""
     if not isinstance(report, Report):
         raise UsageError(

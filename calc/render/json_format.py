@@ -1,11 +1,15 @@
 """The stable JSON report: integers stay exact, written digit for digit whatever their size.
 
-{"name", "convention": {"name", "title", "source"}, "dtype", "input_shapes",
+{"schema_version", "name", "convention": {"name", "title", "source"}, "dtype", "input_shapes",
+ "output_shape", "options": {"fold_bn", "depth", "top"},
  "totals": {"params", "buffers", "macs", "flops", "mem_access", "mem_bytes", "largest_activation"},
  "layers": [{"path", "kind", "op", "output_shape", "params", "buffers", "macs", "flops",
-             "mem_access", "mem_bytes", "activations"}]}
+             "mem_access", "mem_bytes", "activations"[, "input_shapes", "kernel"]}]}
 `macs` are always the multiply-accumulates of dot-product layers (bias excluded); `flops` are
-the named convention's.  Units are never applied to JSON.
+the named convention's; `mem_access` in elements, `mem_bytes` in bytes.  An option is null when
+not applied (`fold_bn` null: not stated by the report's maker).  A layer has `input_shapes` and
+`kernel` when the report was annotated (`calc.report.annotate`).  Units are never applied to
+JSON.  The published schema: docs/schemas/report.schema.json.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import asdict
 from typing import Any
 
 from calc.render.numbers import int_text
-from calc.report import Report
+from calc.report import OPTION_NAMES, Report
 
 SCHEMA_VERSION = 1
 
@@ -56,27 +60,38 @@ def _write(value: Any, newline: str, parts: list[str]) -> None:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, (int, str)) or value is None:
+    if isinstance(value, (int, str)) or value is None:  # bool too
         return value
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
     return str(value)  # a symbolic expression
 
 
+def convention_dict(convention: Any) -> dict[str, Any]:
+    """A convention as report and compare write it: {"name", "title", "source"}."""
+    return {"name": convention.name, "title": convention.title, "source": convention.source}
+
+
+def _layers(report: Report) -> list[dict[str, Any]]:
+    layers = [{k: _plain(v) for k, v in asdict(row).items()} for row in report.rows]
+    if report.layer_shapes is not None:
+        for layer, shapes in zip(layers, report.layer_shapes):
+            layer["input_shapes"] = _plain(shapes.inputs)
+            layer["kernel"] = _plain(shapes.kernel)
+    return layers
+
+
 def report_dict(report: Report) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "name": report.name,
-        "convention": {
-            "name": report.convention.name,
-            "title": report.convention.title,
-            "source": report.convention.source,
-        },
+        "convention": convention_dict(report.convention),
         "dtype": report.dtype.value,
         "input_shapes": _plain(report.input_shapes),
         "output_shape": _plain(report.output_shape),
+        "options": {k: _plain(report.options.get(k)) for k in OPTION_NAMES},
         "totals": {k: _plain(v) for k, v in report.totals.as_dict().items()},
-        "layers": [{k: _plain(v) for k, v in asdict(row).items()} for row in report.rows],
+        "layers": _layers(report),
     }
 
 

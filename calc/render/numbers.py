@@ -49,15 +49,20 @@ def grouped(n: int) -> str:
 
 
 def with_units(n: int, decimals: int = 2) -> str:
+    """`n` in K/M/G/T with `decimals` decimals, rounded half up (away from zero for a negative
+    `n`) in integer arithmetic.  Rounded first, then the unit picked: the smallest unit whose
+    rounded value stays below 1000 (999,994 -> '999.99K', 999,995 -> '1.00M'); T for anything
+    larger; below 1000, the int as is."""
     sign = "-" if n < 0 else ""
     n = abs(n)
-    for scale, suffix in UNITS:
-        if n >= scale:
+    if n < UNITS[-1][0]:
+        return f"{sign}{int_text(n)}"
+    step = 10**decimals
+    for scale, suffix in reversed(UNITS):  # K, M, G, T
+        scaled = (n * step * 2 + scale) // (2 * scale)  # round half up
+        if scaled < 1000 * step or suffix == UNITS[0][1]:
             break
-    else:
-        return f"{sign}{n}"
-    scaled = (n * 10**decimals * 2 + scale) // (2 * scale)  # round half up
-    whole, frac = divmod(scaled, 10**decimals)
+    whole, frac = divmod(scaled, step)
     return f"{sign}{int_text(whole)}.{frac:0{decimals}d}{suffix}"
 
 

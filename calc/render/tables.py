@@ -12,9 +12,12 @@ from collections.abc import Callable
 from calc.cost import OpCost
 from calc.render import escape
 from calc.render.numbers import count, shape
-from calc.report import Report
+from calc.report import OPTION_NAMES, Report
 
-HEADER = ("path", "kind", "output", "params", "buffers", "MACs", "FLOPs", "mem access", "mem bytes")
+HEADER = ("path", "kind", "output", "params", "buffers", "MACs", "FLOPs", "mem access (elements)",
+          "mem bytes (B)")
+"""Counts (params, buffers, MACs, FLOPs) are plain numbers, or K/M/G/T of them with --units;
+memory access is in elements and memory bytes in bytes (the report's dtype)."""
 NUMERIC = (False, False, False, True, True, True, True, True, True)
 
 
@@ -46,7 +49,58 @@ def _caption(report: Report) -> str:
         f"{report.name}: input {', '.join(shape(s) for s in report.input_shapes)}; "
         f"convention {c.name} ({c.title}); dtype {report.dtype.value}; "
         f"largest activation {count(report.totals.largest_activation, False)}"
+        + "".join(f"; {k} {_option_text(v)}" for k, v in _options(report).items())
     )
+
+
+def _options(report: Report) -> dict[str, object]:
+    """The options recorded in the report, in a fixed order (fold_bn, depth, top)."""
+    return {k: report.options[k] for k in OPTION_NAMES if report.options.get(k) is not None}
+
+
+def _option_text(value: object) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else count(value, False, False)
+
+
+def metadata(report: Report) -> dict[str, str]:
+    """What the CSV header block says, key -> text: name, convention, dtype, input_shapes (';'
+    between several inputs), output_shape, then the options applied (fold_bn, depth, top).
+    The keys are the JSON report's."""
+    meta = {
+        "name": report.name,
+        "convention": report.convention.name,
+        "dtype": report.dtype.value,
+        "input_shapes": ";".join(shape(s) for s in report.input_shapes),
+        "output_shape": shape(report.output_shape),
+    }
+    meta.update((k, _option_text(v)) for k, v in _options(report).items())
+    return meta
+
+
+CSV_COMMENT = "# "
+"""The CSV header block: one line `# key: value` per `metadata` entry, before the header row.
+A reader skips the leading lines that start with '#' (only those before the header row: a
+data row may begin with '#', a path as written in the spec)."""
+
+
+def _csv_header_block(report: Report) -> list[str]:
+    return [f"{CSV_COMMENT}{k}: {escape.text(v)}" for k, v in metadata(report).items()]
+
+
+def read_csv(text: str) -> tuple[dict[str, str], list[list[str]]]:
+    """A CSV report read back: its header block as a dict (values as written: names escaped as
+    `escape.text` shows them) and its rows, the header row first, cells exactly as written.
+    The block's lines end in '\\n' and hold no other line break; the rows are read as
+    csv.reader reads a file opened with newline=''."""
+    meta: dict[str, str] = {}
+    pos = 0
+    while text.startswith("#", pos):
+        end = text.find("\n", pos)
+        end = len(text) if end < 0 else end
+        key, _, value = text[pos + len(CSV_COMMENT):end].partition(": ")
+        meta[key] = value
+        pos = end + 1
+    return meta, list(csv.reader(io.StringIO(text[pos:], newline="")))
 
 
 def render_text(report: Report, units: bool = False) -> str:
@@ -78,8 +132,10 @@ def render_csv(report: Report, units: bool = False) -> str:
     """Rows end in '\\n'.  The csv module quotes a cell holding a line break only when the
     break is in its line terminator: a report with a name holding '\\r' is written row by row
     with '\\r\\n' (every cell with a '\\r' or '\\n' quoted), that terminator replaced."""
+    head = "".join(line + "\n" for line in _csv_header_block(report))
     if not any("\r" in r.path or "\r" in r.kind for r in report.rows):
         out = io.StringIO()
+        out.write(head)
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(HEADER)
         for r in report.rows:
@@ -100,21 +156,41 @@ def render_csv(report: Report, units: bool = False) -> str:
     for r in report.rows:
         write(_row(r, units, separators=False))
     write(_total_row(report, units, separators=False))
-    return "\n".join(lines) + "\n"
+    return head + "\n".join(lines) + "\n"
 
 
 def _tex(text: str) -> str:
     return escape.latex(text).replace(",", "{,}")
 
 
+def _tex_header(title: str) -> str:
+    """A header cell; its unit on a second line ('mem bytes (B)'), to keep the column narrow."""
+    name, paren, unit = title.partition(" (")
+    return rf"\shortstack[r]{{{_tex(name)}\\({_tex(unit)}}}" if paren else _tex(title)
+
+
 def render_latex(report: Report, units: bool = False) -> str:
+    """A `longtable` (preamble: \\usepackage{longtable}), so that a long network breaks across
+    pages; its header repeats on each page.  Set in \\footnotesize with narrow column gaps, units
+    under their column names, and the caption as wide as the line.  Nine columns of counts are
+    wider than an article's portrait text block: a full ResNet-50 fits a landscape page
+    (\\usepackage[landscape,margin=2cm]{geometry}).  LaTeX needs two runs to settle longtable's
+    column widths."""
     spec = "".join("r" if num else "l" for num in NUMERIC)
+    header = " & ".join(_tex_header(h) for h in HEADER) + r" \\"
+    n = len(HEADER)
     lines = [
-        r"\begin{table}[ht]", r"\centering", rf"\begin{{tabular}}{{{spec}}}", r"\hline",
-        " & ".join(_tex(h) for h in HEADER) + r" \\", r"\hline",
+        r"{\footnotesize\setlength{\tabcolsep}{3pt}\setlength{\LTcapwidth}{\linewidth}",
+        rf"\begin{{longtable}}{{{spec}}}",
+        rf"\caption{{{_tex(_caption(report))}}}\\",
+        r"\hline", header, r"\hline", r"\endfirsthead",
+        rf"\multicolumn{{{n}}}{{l}}{{\textit{{(continued)}}}}\\",
+        r"\hline", header, r"\hline", r"\endhead",
+        r"\hline", rf"\multicolumn{{{n}}}{{r}}{{\textit{{(continued on the next page)}}}}\\", r"\endfoot",
+        r"\endlastfoot",
         *(" & ".join(_tex(c) for c in _row(r, units)) + r" \\" for r in report.rows),
         r"\hline",
         " & ".join(_tex(c) for c in _total_row(report, units)) + r" \\",
-        r"\hline", r"\end{tabular}", rf"\caption{{{_tex(_caption(report))}}}", r"\end{table}",
+        r"\hline", r"\end{longtable}", "}",
     ]
     return "\n".join(lines) + "\n"
