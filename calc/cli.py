@@ -24,21 +24,108 @@ from calc.limits import MAX_INT_DIGITS
 
 FORMATS = ("text", "md", "csv", "json", "latex")
 DTYPES = ("fp32", "fp16", "bf16", "int8", "fp64")
+FORMAT_HELP = {
+    "text": "plain text, aligned for a terminal",
+    "md": "Markdown",
+    "csv": "comma-separated values, one row per line, after '# key: value' lines",
+    "json": "JSON, for programs",
+    "latex": "LaTeX source (a longtable)",
+    "tree": "an indented tree of blocks with their totals, percent of FLOPs and torchinfo's size estimate",
+}
+"""What each --format gives, for the help of every command that has --format."""
+LIST_SYNTAX = "per-axis lists as 1,7 or 1x7"
+
+KIND_LINES = {
+    "adaptive_avgpool": "adaptive average pooling to output_size (nn.AdaptiveAvgPool2d)",
+    "adaptive_maxpool": "adaptive max pooling to output_size (nn.AdaptiveMaxPool2d)",
+    "add": "element-wise sum of `inputs` tensors",
+    "avgpool": "average pooling, 1-, 2- or 3-d (nn.AvgPool2d)",
+    "batchnorm": "batch norm in inference mode (nn.BatchNorm2d)",
+    "channel_shuffle": "ShuffleNet channel shuffle",
+    "concat": "concatenation along dim (channels by default)",
+    "conv": "convolution, 1-, 2- or 3-d, grouped, dilated (nn.Conv2d)",
+    "deconv": "transposed convolution (nn.ConvTranspose2d)",
+    "depthwise": "depthwise convolution: groups = Cin",
+    "dropout": "dropout: the identity at inference",
+    "elu": "activation (nn.ELU)",
+    "flatten": "flatten from start_dim (nn.Flatten)",
+    "gelu": "activation (nn.GELU)",
+    "global_avgpool": "global average pooling to 1 per channel",
+    "global_maxpool": "global max pooling to 1 per channel",
+    "hardsigmoid": "activation (nn.Hardsigmoid)",
+    "hardswish": "activation (nn.Hardswish)",
+    "identity": "passes its input through",
+    "leaky_relu": "activation (nn.LeakyReLU)",
+    "linear": "fully connected layer (nn.Linear)",
+    "maxpool": "max pooling, 1-, 2- or 3-d (nn.MaxPool2d)",
+    "mul": "element-wise product of `inputs` tensors",
+    "pointwise": "1x1 convolution, may stride and be grouped",
+    "prelu": "activation with learnt slopes (nn.PReLU)",
+    "relu": "activation (nn.ReLU)",
+    "relu6": "activation (nn.ReLU6)",
+    "separable": "depthwise KxK then pointwise 1x1 convolution",
+    "sigmoid": "activation (nn.Sigmoid)",
+    "silu": "activation (nn.SiLU)",
+    "softmax": "softmax along dim (nn.Softmax)",
+    "tanh": "activation (nn.Tanh)",
+    "upsample": "nearest or bilinear upsampling (nn.Upsample)",
+}
+"""One line per layer kind for `calc layer --help` (a kind not listed shows its record's first
+docstring sentence)."""
+
+
+def kind_line(tag: str, cls: Any) -> str:
+    if tag in KIND_LINES:
+        return KIND_LINES[tag]
+    doc = " ".join((cls.__doc__ or "").split())
+    return doc.split(". ")[0].rstrip(".") or tag
+
+
+def format_help(formats: Sequence[str], default: str = "text") -> str:
+    """The help of --format: each choice and what it gives."""
+    return "output format: " + "; ".join(f"{f}: {FORMAT_HELP.get(f, f)}" for f in formats) + f" (default: {default})"
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error as one line (raised, not printed and exited)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}", expected=f"see '{self.prog} --help'")
+        raise UsageError(f"{self.prog}: {message}{_calc_name(message)}", expected=f"see '{self.prog} --help'")
+
+
+def _calc_name(message: str) -> str:
+    """'; calc calls it X' for a PyTorch name where calc has its own: `calc layer Conv2d`,
+    `--kernel_size 3`."""
+    from calc.parse import TORCH_FIELDS, torch_kind
+
+    choice = re.search(r"invalid choice: '([^']*)'", message)
+    if choice:
+        kind = torch_kind(choice.group(1))
+        return f"; calc calls it '{kind}'" if kind else ""
+    flag = re.search(r"unrecognized arguments: --([A-Za-z_]+)", message)
+    if flag and flag.group(1) in TORCH_FIELDS:
+        return f"; calc calls it '--{TORCH_FIELDS[flag.group(1)]}'"
+    return ""
 
 
 def _common(parser: argparse.ArgumentParser, formats: Sequence[str] = FORMATS) -> None:
-    parser.add_argument("--convention", default="exact", help="counting convention (see 'calc conventions')")
-    parser.add_argument("--dtype", default="fp32", choices=DTYPES, help="element type for memory bytes")
-    parser.add_argument("--format", default="text", choices=formats, help="output format")
+    parser.add_argument("--convention", default="exact", metavar="NAME",
+                        help="counting convention (default: exact; see 'calc conventions')")
+    parser.add_argument("--dtype", default="fp32", choices=DTYPES,
+                        help="element type, for the bytes of memory access (default: fp32)")
+    parser.add_argument("--format", default="text", choices=formats, help=format_help(formats))
     parser.add_argument("--units", action="store_true", help="K/M/G/T instead of exact integers")
-    parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    _output_arg(parser)
+
+
+def _output_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="write to FILE (atomically) instead of stdout; '-' is stdout")
+
+
+def _spec_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", help="a YAML network spec (a path), a library name such as resnet50 "
+                                     "(see 'calc list'), or '-' to read the spec from stdin")
 
 
 _INT = re.compile(r"[+-]?[0-9]+")
@@ -60,9 +147,13 @@ def int_arg(text: str) -> int:
     return int(text)
 
 
+_LIST_SEPARATOR = re.compile(r"[,xX]")
+
+
 def _value(text: str) -> Any:
-    """A command-line value: an int, a comma list of ints, or a word (e.g. 'same')."""
-    parts = text.split(",")
+    """A command-line value: an int, a list of ints written 1,7 or 1x7 (the --input syntax), or
+    a word (e.g. 'same')."""
+    parts = _LIST_SEPARATOR.split(text)
     if all(_INT.fullmatch(p) for p in parts):
         numbers = [int_arg(p) for p in parts]
         return numbers[0] if len(numbers) == 1 else numbers
@@ -74,24 +165,75 @@ def _value(text: str) -> Any:
 
 def _input_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", metavar="CxHxW", help="another input size per sample, e.g. 3x320x320 "
-                        "(as many sizes as the spec's input)")
+                        "or 3,320,320 (as many sizes as the spec's input; the batch is --batch)")
     parser.add_argument("--batch", type=int_arg, metavar="N", help="the batch size (default: the spec's batch)")
+
+
+def field_help(cls: Any, name: str) -> str:
+    """A layer field's help: its description (or its type in words), its default, and the list
+    syntax where it takes a list."""
+    from pydantic_core import PydanticUndefined
+
+    from calc.parse import describe_type
+
+    info = cls.model_fields[name]
+    words = describe_type(info.annotation, info.metadata)
+    text = info.description or words[0].upper() + words[1:]
+    if "list" in words:
+        text += f" ({LIST_SYNTAX})"
+    if info.is_required():
+        return text + " (required)"
+    default = info.default
+    if default is not None and default is not PydanticUndefined:
+        shown_default = getattr(default, "value", default)
+        if isinstance(shown_default, bool):
+            shown_default = str(shown_default).lower()
+        text += f" (default: {shown_default})"
+    return text
+
+
+def field_metavar(annotation: Any) -> str:
+    """The type of a layer field for its --help: INT, INT[,INT...], NUM, WORD, or the words it
+    takes ('INT[,INT...]|same|valid', 'relu|relu6|...')."""
+    import enum
+    import types
+    import typing
+
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        parts = [field_metavar(a) for a in args if a is not type(None)]
+        if "INT[,INT...]" in parts and "INT" in parts:
+            parts.remove("INT")
+        return "|".join(dict.fromkeys(parts))
+    if origin is typing.Annotated:
+        return field_metavar(args[0])
+    if origin is typing.Literal:
+        return "|".join(str(a) for a in args)
+    if origin is list:
+        inner = field_metavar(args[0])
+        return f"{inner}[,{inner}...]"
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return "|".join(str(m.value) for m in annotation)
+    return {int: "INT", float: "NUM", str: "WORD"}.get(annotation, "VALUE")
 
 
 def _add_layer_commands(sub: Any) -> None:
     from calc.layers import REGISTRY
 
     for tag, cls in sorted(REGISTRY.items()):
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else tag
-        p = sub.add_parser(tag, help=doc, description=doc)
+        line = kind_line(tag, cls)
+        p = sub.add_parser(tag, help=line, description=f"{tag}: {line}.")
         for name, info in cls.model_fields.items():
             if name in ("type", "name"):
                 continue
             flag = f"--{name}"
             if info.annotation is bool:
-                p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+                p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                               help=field_help(cls, name))
             else:
-                p.add_argument(flag, type=_value, default=None, metavar="V")
+                p.add_argument(flag, type=_value, default=None, metavar=field_metavar(info.annotation),
+                               help=field_help(cls, name))
         _common(p)
         p.set_defaults(kind=tag, layer_fields=[n for n in cls.model_fields if n not in ("type", "name")])
 
@@ -100,42 +242,69 @@ def build_parser(layer_kinds: bool = True) -> argparse.ArgumentParser:
     """The whole parser.  Its `layer` command has one sub-command per layer kind, built from the
     records' fields; that needs the records (pydantic), so it is left out (`layer_kinds=False`)
     when another command runs."""
-    parser = _Parser(prog="calc", description="Exact parameters, MACs, FLOPs and memory access of neural-network layers and networks.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    from calc import __version__
 
-    layer = commands.add_parser("layer", help="cost one layer: calc layer conv --K 3 --Cin 64 ...")
+    parser = _Parser(prog="calc", description="Exact parameters, MACs, FLOPs and memory access of neural-network layers and networks.")
+    parser.add_argument("--version", action="version", version=f"calc {__version__}",
+                        help="print the version and exit")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    layer = commands.add_parser(
+        "layer", help="cost one layer: calc layer conv --K 3 --Cin 64 ...",
+        description="Cost one layer, its fields given as options: calc layer conv --K 3 --Cin 64 --Cout 128 "
+                    "--H 56 --W 56 --padding 1.  'calc layer KIND --help' lists a kind's fields.",
+    )
     if layer_kinds:
-        _add_layer_commands(layer.add_subparsers(dest="kind", required=True, parser_class=_Parser))
+        _add_layer_commands(layer.add_subparsers(dest="kind", required=True, parser_class=_Parser,
+                                                 metavar="KIND", title="layer kinds"))
 
     report = commands.add_parser("report", help="per-layer table and totals of a network spec")
-    report.add_argument("spec", help="a YAML network spec, e.g. specs/resnet50.yaml")
+    _spec_arg(report)
     report.add_argument("--depth", type=int_arg, metavar="N", help="collapse rows below depth N of the path")
     report.add_argument("--top", type=int_arg, metavar="N", help="only the N costliest rows (totals stay whole)")
     _input_args(report)
     report.add_argument("--fold-bn", action="store_true", help="fold batch norms into the conv/linear before them")
-    _common(report)
+    _common(report, (*FORMATS, "tree"))
 
     symbolic = commands.add_parser("symbolic", help="a network's totals as closed forms in its input size")
-    symbolic.add_argument("spec", help="a YAML network spec")
-    symbolic.add_argument("--vars", default="H,W", help="input sizes to keep symbolic (default H,W)")
-    symbolic.add_argument("--convention", default="exact", help="counting convention for FLOPs")
-    symbolic.add_argument("--format", default="text", choices=("text", "md", "latex", "json"))
+    _spec_arg(symbolic)
+    symbolic.add_argument("--vars", default="H,W", metavar="NAME[,NAME...]",
+                          help="input sizes to keep symbolic, among N, C, L, D, H, W (default: H,W)")
+    symbolic.add_argument("--convention", default="exact", metavar="NAME",
+                          help="counting convention for FLOPs (default: exact; see 'calc conventions')")
+    symbolic_formats = ("text", "md", "latex", "json")
+    symbolic.add_argument("--format", default="text", choices=symbolic_formats, help=format_help(symbolic_formats))
     _input_args(symbolic)
 
     for name, module in EXTENSIONS.items():
         import_module(module).add_arguments(commands.add_parser(name, help=import_module(module).HELP))
 
     cmp = commands.add_parser("compare", help="a network under every convention, and where they differ")
-    cmp.add_argument("spec", help="a YAML network spec")
-    cmp.add_argument("--conventions", help="comma-separated subset (default: all)")
-    cmp.add_argument("--format", default="text", choices=FORMATS)
+    _spec_arg(cmp)
+    cmp.add_argument("--conventions", metavar="NAME[,NAME...]", help="comma-separated subset (default: all)")
+    cmp.add_argument("--format", default="text", choices=FORMATS, help=format_help(FORMATS))
     _input_args(cmp)
-    cmp.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically)")
+    _output_arg(cmp)
 
+    commands.add_parser("list", help="the library of network specs shipped with calc, one line each")
     commands.add_parser("schema", help="print the JSON Schema of the spec format")
     conv = commands.add_parser("conventions", help="list the counting conventions and their rules")
-    conv.add_argument("names", nargs="*", help="only these conventions")
+    conv.add_argument("names", nargs="*", metavar="NAME", help="only these conventions")
+    _document_shared_options(parser)
     return parser
+
+
+def _document_shared_options(parser: argparse.ArgumentParser) -> None:
+    """Every --format (the extension commands' too) says what each of its choices gives, and
+    every -o says that '-' is stdout (which `_main` makes it for every command)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _document_shared_options(sub)
+        elif action.dest == "format" and action.choices:
+            action.help = format_help(list(action.choices), action.default)
+        elif action.dest == "output" and "'-'" not in (action.help or ""):
+            action.help = f"{action.help or 'write to FILE'}; '-' is stdout"
 
 
 def _cmd_layer(args: argparse.Namespace) -> int:
@@ -191,8 +360,9 @@ def _positive(value: int | None, flag: str) -> None:
 
 
 def parse_input(text: str) -> tuple[int, ...]:
-    """`--input CxHxW`: the per-sample shape, 1 to 4 positive sizes (the batch is `--batch`)."""
-    parts = text.lower().split("x")
+    """`--input CxHxW` (or C,H,W): the per-sample shape, 1 to 4 positive sizes (the batch is
+    `--batch`)."""
+    parts = _LIST_SEPARATOR.split(text)
     if not 1 <= len(parts) <= 4 or not all(_INT.fullmatch(p) for p in parts):
         raise UsageError(f"--input {shown(text)} is not a shape", expected="positive sizes like 3x224x224")
     for p in parts:
@@ -233,31 +403,97 @@ def _with_input(network: Any, shape: tuple[int, ...] | None) -> Any:
     return network if shape is None else replace(network, input_shape=shape)
 
 
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+
+
+def spec_inputs(spec: str) -> list[str]:
+    """The files a command reads for `spec` (that -o must not overwrite): none for stdin."""
+    if spec == STDIN:
+        return []
+    return [_spec_file(spec)]
+
+
+def _spec_file(spec: str) -> str:
+    """The file a spec argument names: the path itself if it exists, else the library spec of
+    that name ('resnet50' or 'resnet50.yaml'), else the path (whose reading says 'no such file')."""
+    import os
+
+    if os.path.exists(spec) or _has_separator(spec):
+        return spec
+    from calc.library import library_path
+
+    return library_path(spec.removesuffix(".yaml")) or spec
+
+
+def load_spec(spec: str) -> Any:
+    """The network a spec argument names: a file, a library spec (see `calc list`), or '-' for
+    the spec's text on stdin (named <stdin> in errors)."""
+    from calc.errors import YamlError
+    from calc.network import load_network, network_from_text
+
+    if spec == STDIN:
+        from calc.yamlload import MAX_BYTES
+
+        if sys.stdin is None:  # started with stdin closed (e.g. pythonw, some daemons)
+            raise UsageError("'-' reads the spec from stdin, and there is no stdin", expected="a path to a YAML spec")
+        # One byte past the bound: network_from_text refuses a spec that is too large.
+        return network_from_text(sys.stdin.buffer.read(MAX_BYTES + 1), STDIN_NAME)
+    path = _spec_file(spec)
+    try:
+        return load_network(path)
+    except YamlError as exc:
+        if exc.message == "no such file" and path == spec and not _has_separator(spec):
+            from calc.library import library_names
+            from calc.parse import suggest
+
+            exc.message += ", and no library spec of that name" + suggest(spec.removesuffix(".yaml"), library_names())
+            exc.expected = "a path to a YAML spec, or a library name (see 'calc list')"
+        raise
+
+
+def _has_separator(spec: str) -> bool:
+    import os
+
+    return os.sep in spec or bool(os.altsep and os.altsep in spec)
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from calc.library import describe, library_names
+
+    names = library_names()
+    width = max((len(n) for n in names), default=0)
+    sys.stdout.write("".join(f"{n:<{width}}  {describe(n)}\n" for n in names))
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from calc import conventions
     from calc.cost import dtype
-    from calc.network import load_network
     from calc.render import render
-    from calc.report import collapse, top
+    from calc.report import annotate, collapse, top
 
     _positive(args.depth, "--depth")
     _positive(args.top, "--top")
     sample = _sample_and_batch(args)
+    inputs = spec_inputs(args.spec)
     if args.output:
-        check_output(args.output, [args.spec])
+        check_output(args.output, inputs)
     convention = conventions.get(args.convention)
     dt = dtype(args.dtype)
-    network = load_network(args.spec)
+    network = load_spec(args.spec)
     if args.fold_bn:
         from calc.network.fold import fold_batchnorm
 
         network = fold_batchnorm(network)
     report = network.evaluate(convention, dt, _input_shape(network, args, sample))
+    # input shapes and kernel sizes for the formats that show them (tree, json); fold_bn for all
+    report = annotate(report, network if args.format in ("tree", "json") else None, fold_bn=args.fold_bn)
     if args.depth:
         report = collapse(report, args.depth)
     if args.top:
         report = top(report, args.top)
-    emit(render(report, args.format, args.units), args.output, [args.spec])
+    emit(render(report, args.format, args.units), args.output, inputs)
     return 0
 
 
@@ -272,7 +508,6 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 def _cmd_symbolic(args: argparse.Namespace) -> int:
     from calc import conventions
-    from calc.network import load_network
     from calc.closed_form import closed_form, render_closed_form
 
     variables = tuple(v.strip() for v in args.vars.split(",") if v.strip())
@@ -280,7 +515,7 @@ def _cmd_symbolic(args: argparse.Namespace) -> int:
         raise UsageError("--vars names no variable", expected="e.g. H,W")
     sample = _sample_and_batch(args)
     convention = conventions.get(args.convention)
-    network = load_network(args.spec)
+    network = load_spec(args.spec)
     network = _with_input(network, _input_shape(network, args, sample))
     form = closed_form(network, convention, variables)
     sys.stdout.write(render_closed_form(form, args.format))
@@ -290,7 +525,6 @@ def _cmd_symbolic(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from calc import conventions
     from calc.compare import compare, render_comparison
-    from calc.network import load_network
 
     names = None
     if args.conventions:
@@ -298,16 +532,17 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         for n in names:
             conventions.get(n)
     sample = _sample_and_batch(args)
+    inputs = spec_inputs(args.spec)
     if args.output:
-        check_output(args.output, [args.spec])
-    network = load_network(args.spec)
+        check_output(args.output, inputs)
+    network = load_spec(args.spec)
     result = compare(_with_input(network, _input_shape(network, args, sample)), names)
-    emit(render_comparison(result, args.format), args.output, [args.spec])
+    emit(render_comparison(result, args.format), args.output, inputs)
     return 0
 
 
 COMMANDS = {
-    "compare": _cmd_compare,
+    "compare": _cmd_compare, "list": _cmd_list,
     "layer": _cmd_layer, "report": _cmd_report, "schema": _cmd_schema,
     "conventions": _cmd_conventions, "symbolic": _cmd_symbolic,
 }
@@ -384,7 +619,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
-        args = build_parser(layer_kinds=bool(argv) and argv[0] == "layer").parse_args(argv)
+        try:
+            args = build_parser(layer_kinds=bool(argv) and argv[0] == "layer").parse_args(argv)
+        except SystemExit as exc:  # --help and --version print and stop: main returns, never exits
+            return exc.code if isinstance(exc.code, int) else 0
+        if getattr(args, "output", None) == STDIN:  # -o - is stdout, as for most Unix tools
+            args.output = None
         if args.command in EXTENSIONS:
             return int(import_module(EXTENSIONS[args.command]).run(args))
         return COMMANDS[args.command](args)

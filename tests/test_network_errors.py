@@ -142,3 +142,123 @@ def test_residual_shape_mismatch():
 def test_object_constructing_tag_refused():
     e = error_of(HEAD + "  - !!python/object/apply:os.system ['true']\n")
     assert isinstance(e, YamlError) and "not allowed" in e.message and str(e.location) == "bad.yaml:4:5"
+
+
+# -- names a new user types (issue 16) -----------------------------------------------------------
+
+
+def test_unknown_kind_lists_layer_kinds_and_composites():
+    """Not only the composites: the expected part names every layer kind as well."""
+    from calc.layers import REGISTRY
+
+    e = error_of(HEAD + "  - {type: convolution, K: 3, Cout: 8}\n")
+    assert e.expected.startswith("a layer kind (adaptive_avgpool, ")
+    assert all(kind in e.expected for kind in REGISTRY)
+    assert "or a composite (block, gate, parallel, residual, sequential)" in e.expected
+
+
+@pytest.mark.parametrize("torch_name, calc_name", [
+    ("Conv2d", "conv"), ("Conv1d", "conv"), ("nn.Conv3d", "conv"), ("ConvTranspose2d", "deconv"),
+    ("BatchNorm2d", "batchnorm"), ("BatchNorm1d", "batchnorm"), ("Linear", "linear"), ("ReLU", "relu"),
+    ("ReLU6", "relu6"), ("LeakyReLU", "leaky_relu"), ("MaxPool2d", "maxpool"), ("AvgPool2d", "avgpool"),
+    ("AdaptiveAvgPool2d", "adaptive_avgpool"), ("Dropout", "dropout"), ("Flatten", "flatten"),
+    ("Upsample", "upsample"), ("SiLU", "silu"), ("GELU", "gelu"), ("Sigmoid", "sigmoid"),
+    ("Sequential", "sequential"),
+])
+def test_pytorch_kind_gets_the_calc_name(torch_name, calc_name):
+    e = error_of(HEAD + f"  - {{type: {torch_name}}}\n")
+    assert e.message == f"unknown layer kind '{torch_name}'; calc calls it '{calc_name}'"
+    assert str(e.location) == at(e, 4, "type")
+
+
+@pytest.mark.parametrize("layer, torch_field, calc_field", [
+    ("{type: conv, kernel_size: 3, Cout: 8}", "kernel_size", "K"),
+    ("{type: conv, K: 3, out_channels: 8}", "out_channels", "Cout"),
+    ("{type: conv, in_channels: 3, K: 3, Cout: 8}", "in_channels", "Cin"),
+    ("{type: batchnorm, num_features: 3}", "num_features", "Cin"),
+    ("{type: flatten}\n  - {type: linear, in_features: 3072, Cout: 10}", "in_features", "Cin"),
+    ("{type: flatten}\n  - {type: linear, out_features: 10}", "out_features", "Cout"),
+])
+def test_pytorch_field_gets_the_calc_name_before_missing_fields(layer, torch_field, calc_field):
+    """`kernel_size: 3` used to say only "missing required field 'K'": the unknown field is the
+    cause, so it is reported first, with the name calc uses."""
+    e = error_of(HEAD + f"  - {layer}\n")
+    kind = layer.split("type: ")[-1].split(",")[0].rstrip("}")
+    assert e.message == f"unknown field '{torch_field}' for '{kind}'; calc calls it '{calc_field}'"
+    assert e.field.endswith(torch_field) and str(e.location).startswith("bad.yaml:")
+    assert "missing" not in e.one_line()
+
+
+@pytest.mark.parametrize("value, fix", [
+    ('"(2, 2)"', "stride: [2, 2]"),      # a quoted Python tuple
+    ('"2, 2"', "stride: [2, 2]"),        # a comma list in a string
+    ("(2, 2)", "stride: [2, 2]"),        # unquoted in a flow mapping: YAML reads stride: '(2'
+])
+def test_tuple_syntax_gets_the_list_syntax(value, fix):
+    e = error_of(HEAD + f"  - {{type: conv, K: 3, Cout: 8, stride: {value}}}\n")
+    assert "is a string, not a list (YAML has no tuples)" in e.message
+    assert e.expected == f"a list in brackets: {fix}"
+    assert e.field.endswith("stride") and str(e.location) == at(e, 4, "stride")
+
+
+def test_list_stride_is_fine():
+    net = network_from_text(HEAD + "  - {type: conv, K: 3, Cout: 8, stride: [2, 2]}\n")
+    assert net.evaluate().rows[0].output_shape[2:] == ((32 - 3) // 2 + 1,) * 2
+
+
+def test_undefined_block_parameter_says_so():
+    """Used to be "Input should be a valid integer, got 'ch'"."""
+    e = error_of(BLOCK % "ch")
+    assert e.message == "'ch' is not a parameter of block 'b' (parameters: width)"
+    assert e.path == "stage.0" and e.field == "Cout" and str(e.location) == at(e, 7, "Cout")
+
+
+def test_bare_word_outside_blocks_says_there_are_no_parameters():
+    e = error_of(HEAD + "  - {type: conv, K: 3, Cout: ch}\n")
+    assert e.message == "'ch' is not a number, and there are no block parameters here"
+    assert str(e.location) == at(e, 4, "Cout")
+
+
+def test_misspelt_word_where_words_are_taken_keeps_the_choices():
+    """`act` takes words: a misspelt one is not taken for a block parameter."""
+    e = error_of(HEAD + "  - {type: conv, K: 3, Cout: 8, act: rellu}\n")
+    assert "not a parameter" not in e.message and "'relu'" in e.message
+
+
+# -- defaults: a kind's reach only that kind, a field's every kind that has it (issue 16) --------
+
+DEFAULTS = """\
+name: t
+input: [8, 8, 8]
+defaults: %s
+layers:
+  - {type: conv, name: c, K: 3, Cout: 8, padding: 1}
+  - {type: pointwise, name: pw, Cout: 8}
+  - {type: depthwise, name: dw, K: 3, padding: 1}
+"""
+
+
+def params_by_path(defaults: str) -> dict[str, int]:
+    report = network_from_text(DEFAULTS % defaults).evaluate()
+    return {row.path: row.params for row in report.rows}
+
+
+def test_kind_defaults_reach_that_kind_only():
+    got = params_by_path("{conv: {bias: false}}")
+    assert got == {"c": 3 * 3 * 8 * 8, "pw": 8 * 8 + 8, "dw": 3 * 3 * 8 + 8}
+
+
+def test_field_defaults_reach_every_kind_with_the_field():
+    got = params_by_path("{bias: false}")
+    assert got == {"c": 3 * 3 * 8 * 8, "pw": 8 * 8, "dw": 3 * 3 * 8}
+
+
+def test_kind_defaults_win_over_field_defaults_and_the_layer_over_both():
+    got = params_by_path("{bias: false, pointwise: {bias: true}}")
+    assert got == {"c": 3 * 3 * 8 * 8, "pw": 8 * 8 + 8, "dw": 3 * 3 * 8}
+
+
+def test_bare_word_for_a_bool_keeps_true_or_false():
+    e = error_of(HEAD + "  - {type: conv, K: 3, Cout: 8, bias: off}\n")
+    assert "not a parameter" not in e.message and "not a number" not in e.message
+    assert e.expected == "true or false"

@@ -13,6 +13,13 @@ their position, as in nn.Sequential) and `when: EXPR` (left out when EXPR is 0 o
     gate        body: [...]                                       -> input * body(input) (mul)
     block       block: NAME, with: {param: value}, repeat: N, overrides: {i: {param: value}}
 
+`defaults` sets fields that a layer does not state itself, two ways:
+    defaults: {bias: false}            a field: every kind that has the field takes it (conv,
+                                       pointwise, depthwise, separable, deconv, linear all lose bias)
+    defaults: {conv: {bias: false}}    a kind: that kind only, as its `type` is written (pointwise,
+                                       depthwise, separable and deconv keep their bias)
+A kind's defaults win over field defaults; what a layer states wins over both.
+
 Composites without a name add no path segment; a residual's shortcut lives under
 `shortcut_name` (default "shortcut"), merges under "add" / "concat" / "mul".
 Field values may be integer expressions over the enclosing block's parameters (`calc.expr`).
@@ -39,7 +46,7 @@ from calc.layers.merge import Concat, ElementwiseMerge
 from calc.layers.reshape import ChannelSlice
 from calc.network.program import Network, Op
 from calc.limits import MAX_INT, MAX_INT_DIGITS, too_big
-from calc.parse import layer_class, parse_layer, show, suggest
+from calc.parse import accepts_words, layer_class, parse_layer, show, suggest, takes_numbers, tuple_hint
 from calc.yamlload import Located
 
 COMPOSITE_KEYS: dict[str, frozenset[str]] = {
@@ -305,6 +312,10 @@ class Builder:
             raise self.error(f"{show(value)}: {exc}", container, key, path=path, field=str(key),
                              expected=f"ints of at most {MAX_INT_DIGITS} digits") from None
         except ExprError as exc:
+            hint = tuple_hint(value, str(key))
+            if hint is not None:
+                raise self.error(f"{show(value)} is a string, not a list (YAML has no tuples)", container, key,
+                                 path=path, field=str(key), expected=f"a list in brackets: {hint}") from None
             raise self.error(f"bad arithmetic in {show(value, 80)}: {exc}", container, key, path=path,
                              field=str(key), expected="+ - * // % ( ) over ints and block parameters") from None
 
@@ -379,9 +390,9 @@ class Builder:
             cls = layer_class(item, locate_item)
         except SpecError as exc:
             if exc.field == "type" and isinstance(item.get("type"), str):
-                exc.message += "" if "did you mean" in exc.message else suggest(
-                    item["type"], sorted(COMPOSITE_KEYS))
-                exc.expected = "a layer kind or one of " + ", ".join(sorted(COMPOSITE_KEYS))
+                exc.message += "" if "; " in exc.message else suggest(item["type"], sorted(COMPOSITE_KEYS))
+                exc.expected = (f"a layer kind ({', '.join(sorted(REGISTRY))}) or a composite "
+                                f"({', '.join(sorted(COMPOSITE_KEYS))})")
             raise exc.with_context(path=path)
         tag = item["type"]
         data: dict[str, Any] = {k: v for k, v in self.defaults.items() if k in cls.model_fields}
@@ -402,7 +413,7 @@ class Builder:
             try:
                 layer = parse_layer(data, locate_item)
             except SpecError as exc:
-                raise exc.with_context(path=path)
+                raise (self._undefined_name(exc, cls, data, scope) or exc).with_context(path=path)
             primitives = [(s, self.share(p)) for s, p in layer.expand()]
             known = self.parsed[memo_key] = (layer if layer.needs_check() else None, primitives)
         stated, primitives = known
@@ -413,6 +424,26 @@ class Builder:
             checks = stated if i == 0 else None
             cur = self.emit(join(path, suffix), prim.kind, prim, (cur,), checks, locate, item)
         return cur
+
+    def _undefined_name(self, exc: SpecError, cls: type[Layer], data: dict,
+                        scope: Mapping[str, Any]) -> SpecError | None:
+        """For a field that takes numbers and no word, and failed on a bare word ('ch'): the
+        error that says the word is no block parameter in scope (None when that is not the cause)."""
+        field = (exc.field or "").split(".")[0]
+        value = data.get(field)
+        info = cls.model_fields.get(field)
+        if info is None or not isinstance(value, str) or not value.isidentifier() or value in scope:
+            return None
+        if accepts_words(info.annotation) or not takes_numbers(info.annotation):
+            return None
+        if self.stack:
+            known = ", ".join(str(p) for p in scope) or "none"
+            exc.message = f"{show(value)} is not a parameter of block '{self.stack[-1]}' (parameters: {known})"
+            exc.expected = "a number, a parameter of the block, or arithmetic over them"
+        else:
+            exc.message = f"{show(value)} is not a number, and there are no block parameters here"
+            exc.expected = "a number; block parameters exist only inside a block's layers"
+        return exc
 
     def freeze(self, value: Any, container: Any, key: Any, path: str) -> Any:
         """A hashable stand-in for a resolved value that tells apart everything YAML and block
