@@ -149,18 +149,23 @@ def block_cases(draw):
     return spec, {"name": "fuzz", "input": [3, 4, 4], "layers": layers}
 
 
+def evaluated(spec: dict, file: str, seconds: float):
+    """The spec's report, or the error line (checked: located, one line) if it is refused."""
+    with watchdog(seconds):
+        try:
+            return network_from_text(yaml.safe_dump(spec, sort_keys=False), file).evaluate()
+        except CalcError as exc:
+            return check_error(exc, file)
+
+
 @settings(max_examples=budget(4), **FUZZ)
 @given(block_cases())
 def test_blocks_cost_what_the_written_out_network_costs(case):
     spec, written_out = case
-    text = yaml.safe_dump(spec, sort_keys=False)
-    with watchdog(10):
-        try:
-            report = network_from_text(text, "block.yaml").evaluate()
-        except CalcError as exc:
-            check_error(exc, "block.yaml")
-            assert written_out is None, f"refused, but the network exists: {exc.one_line()}"
-            return
+    report = evaluated(spec, "block.yaml", 10)
+    if isinstance(report, str):
+        assert written_out is None, f"refused, but the network exists: {report}"
+        return
     assert written_out is not None, "accepted, but the written-out network cannot exist"
     check_report(report)
     expected = network_from_text(yaml.safe_dump(written_out, sort_keys=False), "flat.yaml").evaluate()
@@ -195,14 +200,9 @@ def nested_blocks(draw):
 @settings(max_examples=budget(4), **FUZZ)
 @given(nested_blocks())
 def test_nested_blocks_answer_or_refuse_quickly(spec):
-    text = yaml.safe_dump(spec, sort_keys=False)
-    with watchdog(5):
-        try:
-            report = network_from_text(text, "nest.yaml").evaluate()
-        except CalcError as exc:
-            check_error(exc, "nest.yaml")
-            return
-    check_report(report)
+    report = evaluated(spec, "nest.yaml", 5)
+    if not isinstance(report, str):
+        check_report(report)
 
 
 # -- (b) the Python API with arguments of every type ------------------------------------------
