@@ -54,6 +54,8 @@ class ClosedForm:
     divisor: int
     residues: dict[str, int]
     verified_at: tuple[dict[str, int], ...]
+    input_shape: tuple[int | str, ...] = ()
+    """The input, batch first, with each symbolic axis as its variable's name: (1, 3, 'H', 'W')."""
 
     def assumptions(self) -> list[str]:
         out = []
@@ -118,7 +120,8 @@ def closed_form(network: Any, convention: Any, variables: tuple[str, ...] = ("H"
     d, (ks, residues, totals) = found
     back = {ks[n]: (symbols_[n] - residues[n]) / d for n in variables}
     in_vars = {q: sympy.expand(e.subs(back)) for q, e in totals.items()}
-    form = ClosedForm(network.name, convention.name, tuple(variables), in_vars, d, residues, ())
+    named = tuple(n if n in variables else size for n, size in zip(axis_names, shape))
+    form = ClosedForm(network.name, convention.name, tuple(variables), in_vars, d, residues, (), named)
     return verify(form, network, convention, shape, axis_names)
 
 
@@ -161,18 +164,25 @@ def verify(form: ClosedForm, network: Any, convention: Any, shape: tuple, axis_n
                 )
         points.append(point)
     return ClosedForm(form.network, form.convention, form.variables, form.totals, form.divisor,
-                      form.residues, tuple(points))
+                      form.residues, tuple(points), form.input_shape)
 
 
 def render_closed_form(form: ClosedForm, fmt: str = "text") -> str:
     """text, md, latex or json."""
     if fmt == "json":
-        return json.dumps({
-            "network": form.network, "convention": form.convention,
+        # The key names of the report's and the comparison's JSON (docs/output-formats.md):
+        # a total that does not depend on the variables is an int there too.
+        from calc.conventions import get
+        from calc.render.json_format import SCHEMA_VERSION, convention_dict, dumps
+
+        return dumps({
+            "schema_version": SCHEMA_VERSION, "name": form.network,
+            "convention": convention_dict(get(form.convention)),
+            "input_shapes": [list(form.input_shape)],
             "variables": list(form.variables), "assumptions": form.assumptions(),
-            "totals": {q: str(e) for q, e in form.totals.items()},
+            "totals": {q: int(e) if getattr(e, "is_Integer", False) else str(e) for q, e in form.totals.items()},
             "verified_at": list(form.verified_at),
-        }, indent=2) + "\n"
+        }) + "\n"
     checked = ", ".join("x".join(str(p[n]) for n in form.variables) for p in form.verified_at)
     assumes = "; ".join(form.assumptions()) or "none"
     if fmt == "latex":

@@ -166,6 +166,25 @@ def test_report_and_compare_share_key_names(resnet18):
     assert cmp["conventions"][0] == report["convention"]
 
 
+def test_symbolic_json_shares_the_report_keys(resnet18, capsys):
+    from calc import conventions
+    from calc.closed_form import closed_form, render_closed_form
+
+    report = json.loads(render(resnet18.evaluate(), "json"))
+    form = json.loads(render_closed_form(closed_form(resnet18, conventions.get("exact")), "json"))
+    for key in ("schema_version", "name", "convention"):
+        assert form[key] == report[key], key
+    assert form["input_shapes"] == [[1, 3, "H", "W"]] and report["input_shapes"] == [[1, 3, 224, 224]]
+    assert form["totals"]["params"] == report["totals"]["params"] == 11_689_512  # no H, W: an int
+    assert form["totals"]["macs"] == "36144*H*W + 512000"  # 36144*224*224 + 512000 = 1,813,561,344
+    assert 36144 * 224 * 224 + 512000 == report["totals"]["macs"]
+    validator = _validator("symbolic.schema.json")
+    validator.validate(form)
+    cli_form = json.loads(cli(capsys, ["symbolic", "resnet18", "--format", "json"]))
+    validator.validate(cli_form)
+    assert list(validator.iter_errors({**cli_form, "network": "resnet18"}))
+
+
 def _validator(name: str):
     jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is not installed (pip install '.[test]')")
     schema = json.loads((SCHEMAS / name).read_text())
