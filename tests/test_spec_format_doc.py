@@ -91,7 +91,9 @@ def type_text(schema: dict) -> str:
     if "enum" in schema:
         return " \\| ".join(f"`{v}`" for v in schema["enum"])
     if "$ref" in schema:
-        return "an activation kind" if schema["$ref"].endswith("ActivationKind") else schema["$ref"]
+        # pydantic names the definition by version: 'ActivationKind' (2.14),
+        # 'calc__layers__activation__ActivationKind__2' (2.6)
+        return "an activation kind" if "ActivationKind" in schema["$ref"] else schema["$ref"]
     kind = schema.get("type")
     if kind == "integer":
         if "exclusiveMinimum" in schema:
