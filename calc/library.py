@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 from importlib import resources
-from importlib.abc import Traversable
+from importlib.resources.abc import Traversable
 
 SUFFIX = ".yaml"
 
