@@ -8,10 +8,12 @@ Counters
 --------
 macs         multiply-accumulates (products) of a dot-product layer, bias excluded
 dot_outputs  number of dot products computed (each of n products needs n-1 adds to reduce)
-bias_adds    additions of a bias, one per output of a biased dot-product layer
+bias_adds    additions of a bias, one per output of a biased dot-product layer, or one per element
+             of a layer/group/instance norm with a learnt shift (bias)
 window       elements a pooling/interpolation window visits, summed over outputs
 merge_ops    element-wise binary operations that combine inputs: (inputs - 1) x output elements
-rows         independent reductions (softmax: one per vector normalised)
+rows         independent reductions (softmax, layer/group/instance/RMS norm: one per vector
+             normalised with statistics computed from the input)
 macs_all     every product a standard implementation computes: = macs, except for a transposed
              conv, whose scatter also computes the products cropped by its padding
 macs_at_outputs  out x (Cin/g) x prod(K): = macs for a conv; for a transposed conv the figure
@@ -25,7 +27,10 @@ calflops_macs  the products calflops 0.3.2 recomputes from a conv call's argumen
 calflops_bias_adds  the bias adds it recomputes: = bias_adds, except at that short 'same' size,
              and for a transposed conv bias * N * (Cout/g) * prod(S'), S' per axis the forward-conv
              size of its input, floor((H + 2p - d(K-1) - 1)/s) + 1 (which may be 0 or negative)
-affine_in    input elements of a normalisation with a learnt scale and shift (else 0)
+affine_in    input elements of a normalisation with a learnt scale (and shift) (else 0)
+stats_in     input elements of a normalisation whose statistics are computed from the input
+             itself (layer, group, instance, RMS norm; 0 for batch norm and for an instance norm
+             using its running statistics in eval mode)
 scaled_in    input elements of an upsample given by scale_factor (else 0)
 target_positions  prod(size) of an upsample given by size (else 0)
 batch_params params x N (N = the output's first axis): per-sample parameter reads
@@ -59,6 +64,7 @@ class Counter(StrEnum):
     CALFLOPS_MACS = "calflops_macs"
     CALFLOPS_BIAS_ADDS = "calflops_bias_adds"
     AFFINE_IN = "affine_in"
+    STATS_IN = "stats_in"
     SCALED_IN = "scaled_in"
     TARGET_POSITIONS = "target_positions"
     BATCH_PARAMS = "batch_params"
@@ -75,7 +81,7 @@ class Tally:
     __slots__ = (
         "op", "inputs", "output", "params", "buffers", "macs", "dot_outputs", "bias_adds",
         "window", "merge_ops", "rows", "macs_all", "macs_at_outputs", "string_padded_macs",
-        "calflops_macs", "calflops_bias_adds", "affine_in", "scaled_in", "target_positions",
+        "calflops_macs", "calflops_bias_adds", "affine_in", "stats_in", "scaled_in", "target_positions",
         "in_elements", "out_elements",
     )
 
@@ -98,6 +104,7 @@ class Tally:
         calflops_macs: Any = None,
         calflops_bias_adds: Any = None,
         affine_in: Any = 0,
+        stats_in: Any = 0,
         scaled_in: Any = 0,
         target_positions: Any = 0,
     ) -> None:
@@ -119,6 +126,7 @@ class Tally:
         self.calflops_macs = macs if calflops_macs is None else calflops_macs
         self.calflops_bias_adds = bias_adds if calflops_bias_adds is None else calflops_bias_adds
         self.affine_in = affine_in
+        self.stats_in = stats_in
         self.scaled_in = scaled_in
         self.target_positions = target_positions
         # Derived counters, computed at once: every costing reads both.

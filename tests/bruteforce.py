@@ -121,3 +121,103 @@ def prod(xs) -> int:
     for x in xs:
         r *= x
     return r
+
+
+# -- normalisations --------------------------------------------------------------------------------
+@dataclass
+class NormCount:
+    """Operations of a normalisation walked element by element, by kind of operation."""
+
+    out_shape: tuple
+    params: int = 0
+    buffers: int = 0
+    adds: int = 0
+    mults: int = 0
+    divs: int = 0
+    roots: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.adds + self.mults + self.divs + self.roots
+
+
+def _rows(shape, key) -> dict:
+    """Group every element index of `shape` into the vectors normalised together."""
+    rows: dict = {}
+    for idx in itertools.product(*map(range, shape)):
+        rows.setdefault(key(idx), []).append(idx)
+    return rows
+
+
+def _walk_stats(c: NormCount, rows: dict, centred: bool) -> None:
+    """For each vector x of n elements: mean (sum, divide) and x - mean when centred; the mean of
+    the squares (multiply each, sum, divide); + eps and a square root; divide each element."""
+    for members in rows.values():
+        if centred:
+            for i, _ in enumerate(members):
+                if i:
+                    c.adds += 1  # running sum
+            c.divs += 1  # mean
+            c.adds += len(members)  # x - mean (a subtract)
+        for i, _ in enumerate(members):
+            c.mults += 1  # square
+            if i:
+                c.adds += 1
+        c.divs += 1  # mean of squares
+        c.adds += 1  # + eps
+        c.roots += 1
+        c.divs += len(members)  # normalise
+
+
+def _walk_affine(c: NormCount, shape, weight_shape, scale: bool, shift: bool) -> None:
+    weights = sum(1 for _ in itertools.product(*map(range, weight_shape)))
+    c.params += weights * (int(scale) + int(shift))
+    for _ in itertools.product(*map(range, shape)):
+        c.mults += int(scale)
+        c.adds += int(shift)
+
+
+def layernorm(shape, axes, affine, bias) -> NormCount:
+    """nn.LayerNorm over the last `axes` axes."""
+    c = NormCount(tuple(shape))
+    _walk_stats(c, _rows(shape, lambda idx: idx[:len(shape) - axes]), centred=True)
+    _walk_affine(c, shape, shape[len(shape) - axes:], affine, affine and bias)
+    return c
+
+
+def layernorm2d(shape, affine, bias) -> NormCount:
+    """Channel-first layer norm: each (sample, position) vector over the channels."""
+    c = NormCount(tuple(shape))
+    _walk_stats(c, _rows(shape, lambda idx: (idx[0], *idx[2:])), centred=True)
+    _walk_affine(c, shape, shape[1:2], affine, affine and bias)
+    return c
+
+
+def rmsnorm(shape, axes, affine) -> NormCount:
+    c = NormCount(tuple(shape))
+    _walk_stats(c, _rows(shape, lambda idx: idx[:len(shape) - axes]), centred=False)
+    _walk_affine(c, shape, shape[len(shape) - axes:], affine, False)
+    return c
+
+
+def groupnorm(shape, groups, affine) -> NormCount:
+    per_group = shape[1] // groups
+    c = NormCount(tuple(shape))
+    _walk_stats(c, _rows(shape, lambda idx: (idx[0], idx[1] // per_group)), centred=True)
+    _walk_affine(c, shape, shape[1:2], affine, affine)
+    return c
+
+
+def instancenorm(shape, affine, track) -> NormCount:
+    """Eval mode: own statistics per (sample, channel), or the running ones when tracked, which
+    leave (x - running_mean) / std per element (std stored per channel)."""
+    c = NormCount(tuple(shape))
+    if track:
+        c.buffers = 2 * shape[1]
+        for _ in itertools.product(*map(range, shape)):
+            c.adds += 1
+            c.divs += 1
+    else:
+        _walk_stats(c, _rows(shape, lambda idx: idx[:2]), centred=True)
+    _walk_affine(c, shape, shape[1:2], affine, affine)
+    return c

@@ -85,6 +85,7 @@ LAYER_FLAGS = {
     "adaptive_avgpool": ["--output_size", "2", *SPATIAL],
     "adaptive_maxpool": ["--output_size", "2", *SPATIAL],
     "channel_shuffle": ["--groups", "2", *SPATIAL],
+    "groupnorm": ["--groups", "2", *SPATIAL],
     "upsample": ["--scale_factor", "2", *SPATIAL],
     "softmax": ["--dim", "1", *SPATIAL],
     "concat": ["--Cin", "8,8", "--H", "8", "--W", "8"],

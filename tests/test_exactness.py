@@ -284,7 +284,7 @@ def test_known_figure_at_10_to_the_30():
 B = 10**10
 FIELDS = {
     "adaptive_avgpool": "output_size: 7", "adaptive_maxpool": "output_size: 7", "avgpool": "K: 3",
-    "maxpool": "K: 3, stride: 2", "channel_shuffle": "groups: 2", "conv": f"K: 3, Cout: {B}, padding: 1",
+    "maxpool": "K: 3, stride: 2", "channel_shuffle": "groups: 2", "groupnorm": "groups: 2", "conv": f"K: 3, Cout: {B}, padding: 1",
     "deconv": f"K: 3, Cout: {B}, stride: 2", "depthwise": "K: 3", "linear": f"Cout: {B}",
     "pointwise": f"Cout: {B}", "separable": f"K: 3, Cout: {B}", "upsample": "scale_factor: 3",
     "prelu": "num_parameters: channels", "softmax": "dim: 1",

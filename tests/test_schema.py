@@ -28,7 +28,7 @@ SAMPLES: dict[str, dict] = {
     "linear": {"Cout": 8}, "batchnorm": {}, "maxpool": {"K": 2}, "avgpool": {"K": 2},
     "adaptive_avgpool": {"output_size": 1}, "adaptive_maxpool": {"output_size": [2, 2]},
     "global_avgpool": {}, "global_maxpool": {"keepdims": False}, "flatten": {}, "dropout": {"p": 0.2},
-    "identity": {}, "channel_shuffle": {"groups": 2}, "upsample": {"scale_factor": 2},
+    "identity": {}, "channel_shuffle": {"groups": 2}, "groupnorm": {"groups": 2}, "upsample": {"scale_factor": 2},
     "prelu": {"num_parameters": "channels"}, "softmax": {"dim": 1}, "leaky_relu": {"negative_slope": 0.1},
     "elu": {"alpha": 1.0},
 }

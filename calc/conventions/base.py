@@ -17,6 +17,7 @@ from calc.tally import Counter, Tally
 
 OPS: tuple[str, ...] = (
     "conv", "deconv", "linear", "batchnorm",
+    "layernorm", "layernorm2d", "rmsnorm", "groupnorm", "instancenorm",
     "relu", "relu6", "leaky_relu", "prelu", "elu", "sigmoid", "tanh", "hardswish",
     "hardsigmoid", "silu", "gelu", "softmax",
     "maxpool", "avgpool", "adaptive_avgpool", "adaptive_maxpool",

@@ -22,6 +22,13 @@ THOP = Convention(
         deconv=rule("NB: priced like a forward conv on the output, out * (Cin/g) * prod(K)", macs_at_outputs=1),
         linear=rule("in_features * out; bias ignored", macs=1),
         batchnorm=rule("2*in, doubled when affine", in_elements=2, affine_in=2),
+        layernorm=rule("count_normalization: 2*in, doubled when elementwise_affine (bias or not)",
+                       in_elements=2, affine_in=2),
+        instancenorm=rule("count_normalization: 2*in, doubled when affine", in_elements=2, affine_in=2),
+        layernorm2d=rule("NB: 0, hooks are looked up by exact type and a LayerNorm subclass "
+                         "(torchvision/timm LayerNorm2d) is not a key of register_hooks"),
+        groupnorm=rule("NB: 0, nn.GroupNorm is not in register_hooks"),
+        rmsnorm=rule("NB: 0, nn.RMSNorm is not in register_hooks"),
         prelu=rule("in (eval mode, which profile() sets)", in_elements=1),
         softmax=rule("(in/n)(3n-1): n exp, n-1 adds, n divides per row", in_elements=3, rows=-1),
         avgpool=rule("one op per output; kernel ignored", out_elements=1),
@@ -53,6 +60,11 @@ FVCORE = Convention(
         deconv=rule("aten::_convolution transposed: N * prod(w) * S_in (cropped products included)", macs_all=1),
         linear=rule("aten::linear: in * out_features; bias ignored", macs=1),
         batchnorm=rule("eval: in, doubled when affine (training mode would be 5*in)", in_elements=1, affine_in=1),
+        **{op: rule(f"aten::{aten}: in * (5 if weight else 4) (norm_flop_counter, 'a rough estimate')",
+                    in_elements=4, affine_in=1)
+           for op, aten in (("layernorm", "layer_norm"), ("layernorm2d", "layer_norm (permutes free)"),
+                            ("groupnorm", "group_norm"), ("instancenorm", "instance_norm"))},
+        rmsnorm=rule("NB: 0, aten::rms_norm has no handle (reported as unsupported)"),
         adaptive_avgpool=rule("aten::adaptive_avg_pool2d: in", in_elements=1),
         upsample_nearest=rule("aten::upsample_nearest2d: out", out_elements=1),
         upsample_bilinear=rule("aten::upsample_bilinear2d: 4 * out", out_elements=4),
@@ -85,6 +97,13 @@ PTFLOPS = Convention(
         deconv=_hook("hook: N * S_in * prod(K) * Cin * Cout/g + bias * out, / N", macs_all=1, bias_adds=1),
         linear=_hook("hook: macs + bias * out, / N", macs=1, bias_adds=1),
         batchnorm=_hook("hook: in, doubled when affine, / N", in_elements=1, affine_in=1),
+        groupnorm=_hook("bn_flops_counter_hook: in, doubled when affine, / N", in_elements=1, affine_in=1),
+        instancenorm=_hook("bn_flops_counter_hook: in, doubled when affine, / N", in_elements=1, affine_in=1),
+        layernorm=_hook("NB: bn_flops_counter_hook: in / N, never doubled (it tests "
+                        "module.affine; nn.LayerNorm has elementwise_affine)", in_elements=1),
+        layernorm2d=rule("NB: 0, hooks are looked up by exact type (a LayerNorm subclass has none) "
+                         "and F.layer_norm is not patched"),
+        rmsnorm=rule("NB: 0, nn.RMSNorm has no hook"),
         relu=_hook("NB: counted twice, hook (out / N) + patched F.relu (in)", out_elements=1,
                    functional=dict(in_elements=1)),
         prelu=_hook("NB: counted twice, hook (out / N) + patched F.prelu (in)", out_elements=1,
@@ -150,6 +169,8 @@ TORCHINFO = Convention(
                     macs_at_outputs=1, bias_adds=1),
         linear=rule("N * params: dims between batch and features are ignored", batch_params=1),
         batchnorm=rule("N * params (2C when affine, else 0)", batch_params=1),
+        **{op: rule("N * params (weight and bias when affine, else 0)", batch_params=1)
+           for op in ("layernorm", "layernorm2d", "rmsnorm", "groupnorm", "instancenorm")},
         prelu=rule("N * num_parameters", batch_params=1),
     ),
     functional_default=rule("no module, no parameters: 0"),
@@ -166,6 +187,8 @@ TORCH = Convention(
         deconv=rule("2 * N * S_in * prod(w) (cropped products included)", macs_all=2),
         linear=rule("2 * macs (addmm/mm); bias ignored", macs=2),
     ),
+    notes=("No formula is registered for aten layer_norm, group_norm, native_*_norm, rms_norm: "
+           "normalisations count 0.",),
 )
 
 CALFLOPS = Convention(
@@ -180,6 +203,10 @@ CALFLOPS = Convention(
                     "out twice, S' the forward-conv size of the input", calflops_macs=2, calflops_bias_adds=1),
         linear=rule("2 * macs; bias ignored", macs=2),
         batchnorm=rule("F.batch_norm in eval: in, doubled when affine", in_elements=1, affine_in=1),
+        **{op: rule(f"F.{f}: in * (5 if weight else 4)", in_elements=4, affine_in=1)
+           for op, f in (("layernorm", "layer_norm"), ("layernorm2d", "layer_norm"),
+                         ("groupnorm", "group_norm"), ("instancenorm", "instance_norm"))},
+        rmsnorm=rule("NB: 0, F.rms_norm is not patched"),
         relu=rule("F.relu: in", in_elements=1),
         prelu=rule("F.prelu: in", in_elements=1),
         elu=rule("F.elu: in", in_elements=1),

@@ -6,11 +6,26 @@ exp, erf and tanh one operation each:
     elu select(x>0, x, a*(exp(x)-1)) 4 · sigmoid 1/(1+exp(-x)) 4 · tanh 1 ·
     hardsigmoid min(max(x+3,0),6)/6 4 · hardswish x*hardsigmoid(x) 5 · silu x*sigmoid(x) 5 ·
     gelu x/2*(1+erf(x/sqrt2)) 5 · softmax exp each, n-1 adds and n divides per row: 3n-1.
+Normalisations with statistics from the input (calc.layers.norm, derived there), per row of n:
+    layer/group/instance norm 5n+2 (mean n, x-mean n, variance 2n, +eps and sqrt 2, divide n)
+    · RMS norm 3n+2 · then 1 multiply per element for a learnt scale, 1 add for a learnt shift;
+    an instance norm using running statistics: 2 per element (subtract, divide) + scale, shift.
 """
 
 from __future__ import annotations
 
 from calc.conventions.base import ZERO, Convention, per_op, rule
+
+_EXACT_NORMS = dict(
+    **{op: rule("5n+2 per row of n (mean, centre, variance, eps, sqrt, divide; 2 per element "
+                "with running statistics) + a multiply per element for the scale, an add for the "
+                "shift (calc.layers.norm.norm_exact_flops)",
+                in_elements=2, stats_in=3, rows=2, affine_in=1, bias_adds=1)
+       for op in ("layernorm", "layernorm2d", "groupnorm", "instancenorm")},
+    rmsnorm=rule("3n+2 per row of n (squares, sum, mean, eps, sqrt, divide) + a multiply per "
+                 "element for the weight (calc.layers.norm.rmsnorm_exact_flops)",
+                 stats_in=3, rows=2, affine_in=1),
+)
 
 _EXACT_ACTIVATIONS = dict(
     relu=rule("max(x, 0)", out_elements=1),
@@ -45,6 +60,7 @@ EXACT = Convention(
         mul=rule("one multiply per extra operand per element", merge_ops=1),
         upsample_bilinear=rule("4 weighted products and 3 adds per output", window=2, out_elements=-1),
         **_EXACT_ACTIVATIONS,
+        **_EXACT_NORMS,
     ),
     notes=(
         "Pooling windows are nominal: padded positions are counted as visited.",
@@ -87,6 +103,7 @@ MACC = Convention(
         silu=_EXACT_ACTIVATIONS["silu"],
         gelu=_EXACT_ACTIVATIONS["gelu"],
         softmax=_EXACT_ACTIVATIONS["softmax"],
+        **_EXACT_NORMS,
         maxpool=rule("seed: Hout*Wout*Cout*K*K", window=1),
         avgpool=rule("seed: Hout*Wout*Cout*K*K", window=1),
         adaptive_avgpool=rule("seed: global pool Hin*Win*Cin", window=1),
@@ -95,6 +112,8 @@ MACC = Convention(
     notes=(
         "Activations the seed does not list (tanh, hardswish, hardsigmoid, silu, gelu, softmax) "
         "are priced as in 'exact'.",
+        "Layer, group, instance and RMS norms are not in the seed's table and are priced as in "
+        "'exact' (their statistics are per sample: nothing to fold at inference).",
         "Element-wise add/mul and data movement are not in the seed's table and cost 0.",
     ),
 )

@@ -25,6 +25,7 @@ TOPICS: dict[str, str] = {
     "pool": "calc.derive.pool",
     "global-pool": "calc.derive.global_pool",
     "activation": "calc.derive.activation",
+    "layernorm": "calc.derive.layernorm",
     "seeds": "calc.derive.seeds",
 }
 """topic name -> module defining TITLE and build()."""

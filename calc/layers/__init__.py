@@ -9,7 +9,7 @@ from calc.layers.conv import Conv, Depthwise, Pointwise, Separable
 from calc.layers.deconv import Deconv
 from calc.layers.linear import Linear
 from calc.layers.merge import Concat, ElementwiseMerge
-from calc.layers.norm import BatchNorm
+from calc.layers.norm import BatchNorm, GroupNorm, InstanceNorm, LayerNorm, LayerNorm2d, RMSNorm
 from calc.layers.pool import AdaptivePool, GlobalPool, Pool
 from calc.layers.reshape import ChannelShuffle, Dropout, Flatten, Identity
 from calc.layers.upsample import Upsample
@@ -17,7 +17,7 @@ from calc.layers.upsample import Upsample
 KINDS: tuple[type[Layer], ...] = (
     Conv, Depthwise, Pointwise, Separable, Deconv, Linear, BatchNorm, Activation,
     Pool, AdaptivePool, GlobalPool, ElementwiseMerge, Concat, Flatten, Dropout, Identity,
-    ChannelShuffle, Upsample,
+    ChannelShuffle, Upsample, LayerNorm, LayerNorm2d, RMSNorm, GroupNorm, InstanceNorm,
 )
 
 
@@ -37,6 +37,6 @@ REGISTRY: dict[str, type[Layer]] = _registry()
 __all__ = [
     "KINDS", "REGISTRY", "Activation", "ActivationKind", "AdaptivePool", "BatchNorm",
     "ChannelShuffle", "Concat", "Conv", "Deconv", "Depthwise", "Dropout", "ElementwiseMerge",
-    "Flatten", "GlobalPool", "Identity", "Layer", "Linear", "Pointwise", "Pool", "Separable",
-    "Upsample",
+    "Flatten", "GlobalPool", "GroupNorm", "Identity", "InstanceNorm", "Layer", "LayerNorm",
+    "LayerNorm2d", "Linear", "Pointwise", "Pool", "RMSNorm", "Separable", "Upsample",
 ]
