@@ -443,7 +443,14 @@ def load_spec(spec: str) -> Any:
         if sys.stdin is None:  # started with stdin closed (e.g. pythonw, some daemons)
             raise UsageError("'-' reads the spec from stdin, and there is no stdin", expected="a path to a YAML spec")
         # One byte past the bound: network_from_text refuses a spec that is too large.
-        return network_from_text(sys.stdin.buffer.read(MAX_BYTES + 1), STDIN_NAME)
+        try:
+            text = sys.stdin.buffer.read(MAX_BYTES + 1)
+        except (OSError, ValueError, AttributeError) as exc:  # closed, captured, not a byte stream
+            from calc.errors import Location
+
+            raise YamlError(f"cannot read standard input: {getattr(exc, 'strerror', None) or exc}",
+                            location=Location(STDIN_NAME), expected="a spec on stdin") from None
+        return network_from_text(text, STDIN_NAME)
     path = _spec_file(spec)
     try:
         return load_network(path)

@@ -220,3 +220,11 @@ def test_layer_output_dash_is_stdout(capsys, tmp_path, monkeypatch):
 def test_every_output_option_says_dash_is_stdout(prog):
     action = next(a for a in PARSERS[prog]._actions if a.dest == "output")
     assert action.help.endswith("'-' is stdout")
+
+
+def test_unreadable_stdin_is_one_line(capsys):
+    """Found by the long fuzz run: `calc report -` with a stdin that cannot be read (here
+    pytest's capture, which raises OSError) printed a traceback."""
+    code, out, err = run(capsys, ["report", "-"])
+    assert code == 1 and out == ""
+    assert err.startswith("<stdin>: cannot read standard input: ") and err.count("\n") == 1, err
