@@ -74,6 +74,15 @@ KIND_LINES = {
     "softmax": "softmax along dim (nn.Softmax)",
     "tanh": "activation (nn.Tanh)",
     "upsample": "nearest or bilinear upsampling (nn.Upsample)",
+    "permute": "reorder all axes, batch first (x.permute)",
+    "transpose": "swap two axes after the batch (x.transpose)",
+    "reshape": "regroup the per-sample axes, one -1 allowed (x.reshape)",
+    "view": "regroup the per-sample axes, one -1 allowed (x.view)",
+    "split": "one piece of x.split(sizes, dim)",
+    "chunk": "one piece of x.chunk(chunks, dim)",
+    "matmul": "batched, broadcast matrix product (torch.matmul, @, torch.bmm)",
+    "einsum": "Einstein summation on 1-3 operands (torch.einsum)",
+    "scale": "learnt per-channel multiply, layer scale (ConvNeXt, CaiT)",
 }
 """One line per layer kind for `calc layer --help` (a kind not listed shows its record's first
 docstring sentence)."""

@@ -33,6 +33,12 @@ stats_in     input elements of a normalisation whose statistics are computed fro
              using its running statistics in eval mode)
 scaled_in    input elements of an upsample given by scale_factor (else 0)
 target_positions  prod(size) of an upsample given by size (else 0)
+lhs_macs     products as a tool recomputes them from a matmul call's arguments: elements of the
+             first operand x the second operand's last axis (= macs unless the first operand is
+             broadcast over batch axes it lacks, or the second is a vector)
+index_space  size of an einsum's index space: the product of every distinct index's size (each
+             point is one term of the sum; 0 for every other operation)
+calls        1: one per operation (a tool's per-call constant, e.g. numpy's einsum_path + 1)
 batch_params params x N (N = the output's first axis): per-sample parameter reads
 in_elements  elements of all inputs (derived from the shapes)
 out_elements elements of the output (derived from the shape)
@@ -67,6 +73,9 @@ class Counter(StrEnum):
     STATS_IN = "stats_in"
     SCALED_IN = "scaled_in"
     TARGET_POSITIONS = "target_positions"
+    LHS_MACS = "lhs_macs"
+    INDEX_SPACE = "index_space"
+    CALLS = "calls"
     BATCH_PARAMS = "batch_params"
     IN_ELEMENTS = "in_elements"
     OUT_ELEMENTS = "out_elements"
@@ -82,7 +91,7 @@ class Tally:
         "op", "inputs", "output", "params", "buffers", "macs", "dot_outputs", "bias_adds",
         "window", "merge_ops", "rows", "macs_all", "macs_at_outputs", "string_padded_macs",
         "calflops_macs", "calflops_bias_adds", "affine_in", "stats_in", "scaled_in", "target_positions",
-        "in_elements", "out_elements",
+        "lhs_macs", "index_space", "in_elements", "out_elements",
     )
 
     def __init__(
@@ -107,6 +116,8 @@ class Tally:
         stats_in: Any = 0,
         scaled_in: Any = 0,
         target_positions: Any = 0,
+        lhs_macs: Any = None,
+        index_space: Any = 0,
     ) -> None:
         self.op = op
         self.inputs = inputs
@@ -129,6 +140,8 @@ class Tally:
         self.stats_in = stats_in
         self.scaled_in = scaled_in
         self.target_positions = target_positions
+        self.lhs_macs = macs if lhs_macs is None else lhs_macs
+        self.index_space = index_space
         # Derived counters, computed at once: every costing reads both.
         self.out_elements = prod(output)
         self.in_elements = prod(inputs[0]) if len(inputs) == 1 else sum(map(prod, inputs))
@@ -143,6 +156,10 @@ class Tally:
         return all(getattr(self, n) == getattr(other, n) for n in self.__slots__[:-2])
 
     __hash__ = None  # type: ignore[assignment]  # mutable slots, compared by value
+
+    @property
+    def calls(self) -> int:
+        return 1
 
     @property
     def batch_params(self) -> Any:

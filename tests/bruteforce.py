@@ -221,3 +221,82 @@ def instancenorm(shape, affine, track) -> NormCount:
         _walk_stats(c, _rows(shape, lambda idx: idx[:2]), centred=True)
     _walk_affine(c, shape, shape[1:2], affine, affine)
     return c
+
+
+# -- tensor operations (calc.layers.tensor, calc.layers.reshape) -------------------------------
+def matmul(a: tuple, b: tuple) -> Count:
+    """torch.matmul walked: a (..., n, k), b (..., k, m) or (k,); batch axes broadcast from the
+    right; every output position sums k products (k multiplies, k - 1 adds)."""
+    vector = len(b) == 1
+    if vector:
+        b = (b[0], 1)
+    rank = max(len(a), len(b)) - 2
+    ab = (1,) * (rank - (len(a) - 2)) + tuple(a[:-2])
+    bb = (1,) * (rank - (len(b) - 2)) + tuple(b[:-2])
+    batch = []
+    for p, q in zip(ab, bb):
+        assert p == q or 1 in (p, q)
+        batch.append(max(p, q))
+    n, k, m = a[-2], a[-1], b[-1]
+    c = Count((*batch, n) if vector else (*batch, n, m))
+    for _pos in itertools.product(*map(range, batch), range(n), range(m)):
+        acc = None
+        for _i in range(k):
+            c.mults += 1
+            if acc is None:
+                acc = 1
+            else:
+                c.adds += 1
+    return c
+
+
+def einsum(terms: list[str], out: str, shapes: list[tuple]) -> Count:
+    """Enumerate the whole index space: each point multiplies its operands (operands - 1
+    multiplies) and is added into its output cell (the first term of a cell is no add)."""
+    sizes: dict[str, int] = {}
+    for term, shape in zip(terms, shapes):
+        for ch, s in zip(term, shape):
+            assert sizes.setdefault(ch, s) == s
+    letters = sorted(sizes)
+    cells: dict[tuple, int] = {}
+    c = Count(tuple(sizes[ch] for ch in out))
+    for point in itertools.product(*(range(sizes[ch]) for ch in letters)):
+        where = dict(zip(letters, point))
+        c.mults += len(terms) - 1
+        cell = tuple(where[ch] for ch in out)
+        if cell in cells:
+            c.adds += 1
+        cells[cell] = cells.get(cell, 0) + 1
+    return c
+
+
+def layer_scale(shape: tuple, dim: int) -> Count:
+    """x * gamma: one multiply per element, gamma one value per entry of axis `dim`."""
+    c = Count(tuple(shape), params=len(range(shape[dim])))
+    for _pos in itertools.product(*map(range, shape)):
+        c.mults += 1
+    return c
+
+
+def permuted(shape: tuple, dims: list[int]) -> tuple:
+    """Move each element (an index tuple) to its permuted position; the output's extent per axis."""
+    top = [0] * len(shape)
+    for pos in itertools.product(*map(range, shape)):
+        new = [pos[d] for d in dims]
+        top = [max(t, v + 1) for t, v in zip(top, new)]
+    return tuple(top)
+
+
+def pieces(length: int, *, sizes: list[int] | None = None, size: int | None = None,
+           chunks: int | None = None) -> list[int]:
+    """Deal the positions of an axis into pieces, one position at a time, as torch.split
+    (explicit sizes or one size) and torch.chunk (ceil(length / chunks) per piece) do."""
+    if chunks is not None:
+        size = -(-length // chunks)
+    caps = list(sizes) if sizes is not None else []
+    out: list[int] = []
+    for _pos in range(length):
+        if not out or out[-1] == (caps[len(out) - 1] if sizes is not None else size):
+            out.append(0)
+        out[-1] += 1
+    return out

@@ -89,6 +89,15 @@ LAYER_FLAGS = {
     "upsample": ["--scale_factor", "2", *SPATIAL],
     "softmax": ["--dim", "1", *SPATIAL],
     "concat": ["--Cin", "8,8", "--H", "8", "--W", "8"],
+    "permute": ["--dims", "0,2,1", "--input", "5,8"],
+    "transpose": ["--dim0", "1", "--dim1", "2", "--input", "5,8"],
+    "reshape": ["--shape", "10,4", "--input", "5,8"],
+    "view": ["--shape", "4,10", "--input", "5,8"],
+    "split": ["--sizes", "3,5", "--index", "1", "--input", "5,8"],
+    "chunk": ["--chunks", "2", "--index", "0", "--input", "5,8"],
+    "matmul": ["--other", "8,3", "--other_is", "buffer", "--input", "5,8"],
+    "einsum": ["--equation", "nij->nj", "--input", "5,8"],
+    "scale": ["--input", "5,8"],
 }
 
 

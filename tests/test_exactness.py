@@ -288,6 +288,10 @@ FIELDS = {
     "deconv": f"K: 3, Cout: {B}, stride: 2", "depthwise": "K: 3", "linear": f"Cout: {B}",
     "pointwise": f"Cout: {B}", "separable": f"K: 3, Cout: {B}", "upsample": "scale_factor: 3",
     "prelu": "num_parameters: channels", "softmax": "dim: 1",
+    "permute": "dims: [0, 2, 3, 1]", "transpose": "dim0: 2, dim1: 3", "reshape": "shape: [-1]",
+    "view": f"shape: [{B}, {B * B}]", "split": "sizes: 3, index: 1", "chunk": "chunks: 3, index: 2",
+    "matmul": f"other: [{B}, 3], other_is: buffer",
+    "einsum": f"equation: 'abcd,de', others: [[{B}, 2]], others_are: buffer", "scale": "dim: 1",
 }
 MACS = {  # independent: Cout * Hout * Wout * (Cin/g) * K * K
     "conv": B * B * B * B * 9, "depthwise": B * (B - 2) ** 2 * 9, "pointwise": B**4,

@@ -31,6 +31,10 @@ SAMPLES: dict[str, dict] = {
     "identity": {}, "channel_shuffle": {"groups": 2}, "groupnorm": {"groups": 2}, "upsample": {"scale_factor": 2},
     "prelu": {"num_parameters": "channels"}, "softmax": {"dim": 1}, "leaky_relu": {"negative_slope": 0.1},
     "elu": {"alpha": 1.0},
+    "permute": {"dims": [0, 2, 3, 1]}, "transpose": {"dim0": 1, "dim1": 2}, "reshape": {"shape": [-1]},
+    "view": {"shape": [4, 64]}, "split": {"sizes": [3, 5], "index": 0}, "chunk": {"chunks": 2, "index": 1},
+    "matmul": {"other": [8, 2], "other_is": "buffer"},
+    "einsum": {"equation": "abcd,de", "others": [[8, 3]], "others_are": "buffer"}, "scale": {"dim": 1},
 }
 """A valid layer of every kind (activations not listed take no field), for an [4, 8, 8] input."""
 MERGES = ("add", "mul", "concat")

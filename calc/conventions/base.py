@@ -23,10 +23,14 @@ OPS: tuple[str, ...] = (
     "maxpool", "avgpool", "adaptive_avgpool", "adaptive_maxpool",
     "add", "mul", "concat", "split", "flatten", "dropout", "identity", "channel_shuffle",
     "upsample_nearest", "upsample_bilinear",
+    "permute", "transpose", "reshape", "view", "chunk",
+    "matmul", "matmul_operator", "bmm", "einsum", "einsum_n", "scale",
 )
 """Every operation a `Tally` can name; every convention prices each one (zero is explicit)."""
 
 DOT_PRODUCT_OPS = ("conv", "deconv", "linear")
+MATMUL_OPS = ("matmul", "matmul_operator", "bmm")
+"""torch.matmul / x.matmul, the @ operator, torch.bmm: the same products, seen differently."""
 
 
 def batch_of(tally: Any) -> Any:

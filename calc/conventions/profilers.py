@@ -10,7 +10,7 @@ none of these tools counts.
 
 from __future__ import annotations
 
-from calc.conventions.base import ZERO, Convention, Rule, per_op, rule
+from calc.conventions.base import ZERO, Convention, Rule, per_op, refused, rule
 
 THOP = Convention(
     name="thop",
@@ -29,6 +29,9 @@ THOP = Convention(
                          "(torchvision/timm LayerNorm2d) is not a key of register_hooks"),
         groupnorm=rule("NB: 0, nn.GroupNorm is not in register_hooks"),
         rmsnorm=rule("NB: 0, nn.RMSNorm is not in register_hooks"),
+        **{op: rule("NB: 0, torch.matmul / @ / bmm / einsum and x * gamma are no modules: "
+                    "thop counts module hooks only (profile.py register_hooks)")
+           for op in ("matmul", "matmul_operator", "bmm", "einsum", "einsum_n", "scale")},
         prelu=rule("in (eval mode, which profile() sets)", in_elements=1),
         softmax=rule("(in/n)(3n-1): n exp, n-1 adds, n divides per row", in_elements=3, rows=-1),
         avgpool=rule("one op per output; kernel ignored", out_elements=1),
@@ -65,6 +68,16 @@ FVCORE = Convention(
            for op, aten in (("layernorm", "layer_norm"), ("layernorm2d", "layer_norm (permutes free)"),
                             ("groupnorm", "group_norm"), ("instancenorm", "instance_norm"))},
         rmsnorm=rule("NB: 0, aten::rms_norm has no handle (reported as unsupported)"),
+        **{op: rule(f"NB: {aten} matmul_flop_jit (jit_handles.py:217-227): prod(first operand) "
+                    "* second's last axis, short when the first operand is broadcast", lhs_macs=1)
+           for op, aten in (("matmul", "aten::matmul"), ("matmul_operator", "@ traces as aten::matmul"))},
+        bmm=rule("aten::bmm bmm_flop_jit (jit_handles.py:113-124): n * c * t * d = macs", macs=1),
+        einsum=rule("aten::einsum einsum_flop_jit (jit_handles.py:174-214): floor(numpy "
+                    "einsum_path's optimized count / 2) = floor((2P + 1) / 2) = P for two operands "
+                    "with a summed index (a float in its total)", macs=1),
+        einsum_n=refused("fvcore prices a 1- or 3-operand einsum, or one with no summed index, by "
+                         "numpy's optimal contraction path (jit_handles.py:207-213): not emulated"),
+        scale=rule("NB: 0, x * gamma is aten::mul, which has no handle (reported as unsupported)"),
         adaptive_avgpool=rule("aten::adaptive_avg_pool2d: in", in_elements=1),
         upsample_nearest=rule("aten::upsample_nearest2d: out", out_elements=1),
         upsample_bilinear=rule("aten::upsample_bilinear2d: 4 * out", out_elements=4),
@@ -104,6 +117,13 @@ PTFLOPS = Convention(
         layernorm2d=rule("NB: 0, hooks are looked up by exact type (a LayerNorm subclass has none) "
                          "and F.layer_norm is not patched"),
         rmsnorm=rule("NB: 0, nn.RMSNorm has no hook"),
+        **{op: rule(f"{f} patched, _matmul_tensor_flops_hook (pytorch_ops.py:385-387, 454-459): "
+                    "prod(first operand) * second's last axis, not divided by N", lhs_macs=1)
+           for op, f in (("matmul", "torch.matmul / Tensor.matmul"), ("bmm", "torch.bmm"))},
+        matmul_operator=rule("NB: 0, the @ operator (Tensor.__matmul__) is not patched"),
+        einsum=rule("NB: 0, torch.einsum is not patched (pytorch_ops.py TENSOR_OPS_MAPPING)"),
+        einsum_n=rule("NB: 0, torch.einsum is not patched (pytorch_ops.py TENSOR_OPS_MAPPING)"),
+        scale=rule("NB: 0, torch.mul is patched (pytorch_ops.py:465) but the * operator is not"),
         relu=_hook("NB: counted twice, hook (out / N) + patched F.relu (in)", out_elements=1,
                    functional=dict(in_elements=1)),
         prelu=_hook("NB: counted twice, hook (out / N) + patched F.prelu (in)", out_elements=1,
@@ -155,6 +175,12 @@ PTFLOPS_ATEN = Convention(
         deconv=rule("aten.convolution (transposed): N * S_in * prod(K) * Cin * Cout/g + bias * out",
                     macs_all=1, bias_adds=1),
         linear=rule("aten.addmm / mm: macs + bias * out", macs=1, bias_adds=1),
+        **{op: rule("aten.mm / bmm after torch.matmul's decomposition (aten_ops.py:23-33, 57-68, "
+                    "110-113): prod(a) * b[-1] on the expanded operands = macs", macs=1)
+           for op in ("matmul", "matmul_operator", "bmm")},
+        einsum=rule("torch.einsum runs two operands as aten.bmm: macs", macs=1),
+        einsum_n=refused("ptflops-aten on a 1- or 3-operand einsum, or one with no summed index: "
+                         "which aten ops torch.einsum runs is not emulated"),
     ),
 )
 
@@ -172,6 +198,8 @@ TORCHINFO = Convention(
         **{op: rule("N * params (weight and bias when affine, else 0)", batch_params=1)
            for op in ("layernorm", "layernorm2d", "rmsnorm", "groupnorm", "instancenorm")},
         prelu=rule("N * num_parameters", batch_params=1),
+        scale=rule("NB: 0, calculate_macs (layer_info.py:225-245) counts parameters named weight "
+                   "or bias only; a layer scale's is gamma / layer_scale"),
     ),
     functional_default=rule("no module, no parameters: 0"),
     method_default=rule("no module, no parameters: 0"),
@@ -186,6 +214,12 @@ TORCH = Convention(
         conv=rule("2 * N * S_out * prod(w); bias ignored", macs=2),
         deconv=rule("2 * N * S_in * prod(w) (cropped products included)", macs_all=2),
         linear=rule("2 * macs (addmm/mm); bias ignored", macs=2),
+        **{op: rule("aten.mm / aten.bmm after decomposition, 2 * m * n * k (flop_counter.py:159-190): "
+                    "2 * macs (broadcast operands expanded)", macs=2)
+           for op in ("matmul", "matmul_operator", "bmm")},
+        einsum=rule("torch.einsum runs two operands as aten.bmm: 2 * macs", macs=2),
+        einsum_n=refused("FlopCounterMode on a 1- or 3-operand einsum, or one with no summed index: "
+                         "which aten ops torch.einsum runs is not emulated"),
     ),
     notes=("No formula is registered for aten layer_norm, group_norm, native_*_norm, rms_norm: "
            "normalisations count 0.",),
@@ -207,6 +241,18 @@ CALFLOPS = Convention(
            for op, f in (("layernorm", "layer_norm"), ("layernorm2d", "layer_norm"),
                          ("groupnorm", "group_norm"), ("instancenorm", "instance_norm"))},
         rmsnorm=rule("NB: 0, F.rms_norm is not patched"),
+        matmul=rule("torch.matmul / Tensor.matmul patched, _matmul_flops_compute "
+                    "(pytorch_ops.py:274-280, 507-508): 2 * prod(first operand) * second's last axis",
+                    lhs_macs=2),
+        matmul_operator=rule("NB: 0, the @ operator is not patched"),
+        bmm=rule("NB: 0, the torch.bmm patch is commented out (pytorch_ops.py:511-512)"),
+        einsum=rule("torch.einsum patched, _einsum_flops_compute (pytorch_ops.py:290-309): numpy "
+                    "einsum_path's optimized count, 2P + 1 for two operands with a summed index "
+                    "(numpy/_core/einsumfunc.py:900 adds 1)", macs=2, calls=1),
+        einsum_n=refused("calflops prices a 1- or 3-operand einsum, or one with no summed index, by "
+                         "numpy's optimal contraction path: not emulated"),
+        scale=rule("NB: 0, torch.mul / Tensor.mul are patched (pytorch_ops.py:517-518) but the * "
+                   "operator is not"),
         relu=rule("F.relu: in", in_elements=1),
         prelu=rule("F.prelu: in", in_elements=1),
         elu=rule("F.elu: in", in_elements=1),
@@ -240,6 +286,9 @@ TORCHVISION = Convention(
         conv=rule("multiply-accumulates, bias excluded", macs=1),
         deconv=rule("multiply-accumulates, bias excluded", macs_all=1),
         linear=rule("multiply-accumulates, bias excluded", macs=1),
+        **{op: rule("multiply-accumulates (assumed: vit_b_16's 17.56 needs the attention matmuls; "
+                    "not yet checked against a torchvision model)", macs=1)
+           for op in ("matmul", "matmul_operator", "bmm", "einsum")},
     ),
     notes=("Despite the column name these are GMACs.",),
 )

@@ -10,6 +10,9 @@ Normalisations with statistics from the input (calc.layers.norm, derived there),
     layer/group/instance norm 5n+2 (mean n, x-mean n, variance 2n, +eps and sqrt 2, divide n)
     · RMS norm 3n+2 · then 1 multiply per element for a learnt scale, 1 add for a learnt shift;
     an instance norm using running statistics: 2 per element (subtract, divide) + scale, shift.
+Tensor operations (calc.layers.tensor): a matmul's output sums k products with k-1 adds:
+    2*macs - outputs · an einsum's naive loop nest over its index space of P points:
+    (operands-1)*P products + P - outputs adds · a layer scale: 1 multiply per element.
 """
 
 from __future__ import annotations
@@ -25,6 +28,17 @@ _EXACT_NORMS = dict(
     rmsnorm=rule("3n+2 per row of n (squares, sum, mean, eps, sqrt, divide) + a multiply per "
                  "element for the weight (calc.layers.norm.rmsnorm_exact_flops)",
                  stats_in=3, rows=2, affine_in=1),
+)
+
+_EXACT_TENSOR = dict(
+    **{op: rule("k products and k-1 adds per output (calc.layers.tensor.matmul_exact_flops)",
+                macs=2, dot_outputs=-1)
+       for op in ("matmul", "matmul_operator", "bmm")},
+    **{op: rule("(operands-1)*P products and P - outputs adds over the index space of P points "
+                "(calc.layers.tensor.einsum_exact_flops; no contraction path)",
+                macs=1, index_space=1, out_elements=-1)
+       for op in ("einsum", "einsum_n")},
+    scale=rule("one multiply per element", affine_in=1),
 )
 
 _EXACT_ACTIVATIONS = dict(
@@ -61,6 +75,7 @@ EXACT = Convention(
         upsample_bilinear=rule("4 weighted products and 3 adds per output", window=2, out_elements=-1),
         **_EXACT_ACTIVATIONS,
         **_EXACT_NORMS,
+        **_EXACT_TENSOR,
     ),
     notes=(
         "Pooling windows are nominal: padded positions are counted as visited.",
@@ -78,6 +93,8 @@ TWO_MAC = Convention(
         conv=rule("2 per multiply-accumulate, bias ignored", macs=2),
         deconv=rule("2 per multiply-accumulate, bias ignored", macs=2),
         linear=rule("2 per multiply-accumulate, bias ignored", macs=2),
+        **{op: rule("2 per product of a matmul or einsum", macs=2)
+           for op in ("matmul", "matmul_operator", "bmm", "einsum", "einsum_n")},
     ),
 )
 
@@ -91,6 +108,9 @@ MACC = Convention(
         deconv=rule("multiply-accumulates", macs=1),
         linear=rule("multiply-accumulates", macs=1),
         batchnorm=rule("folded into the previous layer at inference"),
+        **{op: rule("multiply-accumulates (products)", macs=1)
+           for op in ("matmul", "matmul_operator", "bmm", "einsum", "einsum_n")},
+        scale=rule("a layer scale folds into the previous layer at inference, like batch norm"),
         relu=rule("seed: H*W*C", out_elements=1),
         relu6=rule("as relu", out_elements=1),
         leaky_relu=rule("as relu", out_elements=1),

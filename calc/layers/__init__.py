@@ -11,13 +11,17 @@ from calc.layers.linear import Linear
 from calc.layers.merge import Concat, ElementwiseMerge
 from calc.layers.norm import BatchNorm, GroupNorm, InstanceNorm, LayerNorm, LayerNorm2d, RMSNorm
 from calc.layers.pool import AdaptivePool, GlobalPool, Pool
-from calc.layers.reshape import ChannelShuffle, Dropout, Flatten, Identity
+from calc.layers.reshape import (
+    ChannelShuffle, Chunk, Dropout, Flatten, Identity, Permute, Reshape, Split, Transpose,
+)
+from calc.layers.tensor import Einsum, Matmul, Scale
 from calc.layers.upsample import Upsample
 
 KINDS: tuple[type[Layer], ...] = (
     Conv, Depthwise, Pointwise, Separable, Deconv, Linear, BatchNorm, Activation,
     Pool, AdaptivePool, GlobalPool, ElementwiseMerge, Concat, Flatten, Dropout, Identity,
     ChannelShuffle, Upsample, LayerNorm, LayerNorm2d, RMSNorm, GroupNorm, InstanceNorm,
+    Permute, Transpose, Reshape, Split, Chunk, Matmul, Einsum, Scale,
 )
 
 
@@ -36,7 +40,8 @@ REGISTRY: dict[str, type[Layer]] = _registry()
 
 __all__ = [
     "KINDS", "REGISTRY", "Activation", "ActivationKind", "AdaptivePool", "BatchNorm",
-    "ChannelShuffle", "Concat", "Conv", "Deconv", "Depthwise", "Dropout", "ElementwiseMerge",
+    "ChannelShuffle", "Chunk", "Concat", "Conv", "Deconv", "Depthwise", "Dropout", "Einsum", "ElementwiseMerge",
     "Flatten", "GlobalPool", "GroupNorm", "Identity", "InstanceNorm", "Layer", "LayerNorm",
-    "LayerNorm2d", "Linear", "Pointwise", "Pool", "RMSNorm", "Separable", "Upsample",
+    "LayerNorm2d", "Linear", "Matmul", "Permute", "Pointwise", "Pool", "RMSNorm", "Reshape",
+    "Scale", "Separable", "Split", "Transpose", "Upsample",
 ]
