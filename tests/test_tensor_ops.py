@@ -362,3 +362,25 @@ def test_example_spec_totals_by_hand():
     assert report.totals.params == 8 * 8 + 8 + 2
     assert report.totals.buffers == 4 * 5 + 5 * 3
     assert [row.op for row in report.rows][3:5] == ["matmul_operator", "einsum"]
+
+
+def test_einsum_equation_with_an_arrow_in_a_spec():
+    """'->' in an equation is text, not arithmetic (the builder read it as a bad expression):
+    the explicit form costs what the implicit one does, written directly and passed to a block."""
+    from calc.network import network_from_text
+
+    def spec(equation: str) -> str:
+        return (
+            "name: t\ninput: [2, 4, 3]\n"
+            "blocks:\n  mix:\n    params: {eq: null}\n"
+            "    layers: [{type: einsum, name: e, equation: eq, others: [[5, 7]], others_are: buffer}]\n"
+            f"layers:\n  - {{type: einsum, name: first, equation: '{equation}', others: [[3, 5]], others_are: buffer}}\n"
+            f"  - {{type: block, name: second, block: mix, with: {{eq: '{equation}'}}}}\n"
+        )
+
+    a = network_from_text(spec("abcd,de")).evaluate()
+    b = network_from_text(spec("abcd,de->abce")).evaluate()
+    # (1, 2, 4, 3) x (3, 5) -> (1, 2, 4, 5), then x (5, 7) -> (1, 2, 4, 7)
+    assert [r.output_shape for r in a.rows] == [r.output_shape for r in b.rows] == [(1, 2, 4, 5), (1, 2, 4, 7)]
+    assert [r.macs for r in b.rows] == [1 * 2 * 4 * 3 * 5, 1 * 2 * 4 * 5 * 7]
+    assert a.totals == b.totals

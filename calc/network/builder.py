@@ -36,7 +36,9 @@ every int a spec gives or computes has at most calc.limits.MAX_INT_DIGITS digits
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from calc.errors import Location, SpecError
@@ -400,9 +402,13 @@ class Builder:
         # The item and the defaults are fixed: only the values its names and expressions take
         # vary from one use to the next, and they make the memo key.
         varying: list[Any] = []
+        words = _word_fields(cls)
         for k, v in item.items():
             if k not in ("when", "type", "name"):
-                data[k] = resolved = self.resolve(v, scope, item, k, path)
+                if k in words and isinstance(v, str):  # text, never arithmetic: 'bij,bjk->bik'
+                    data[k] = resolved = scope.get(v, v)
+                else:
+                    data[k] = resolved = self.resolve(v, scope, item, k, path)
                 if resolved is not v:
                     varying.append((k, self.freeze(resolved, item, k, path)))
             elif k != "when":
@@ -631,8 +637,24 @@ class Builder:
                 raise self.error(f"block '{block}' has no parameter '{key}'" + suggest(str(key), list(params)),
                                  given, key, path=base, field=f"with.{key}",
                                  expected="one of " + (", ".join(params) or "no parameters"))
-            args[key] = self.resolve(value, scope, given, key, base)
+            if isinstance(value, str) and not _ARITHMETIC_TEXT.fullmatch(value):
+                args[key] = value  # text for a text field ('bij,bjk->bik'); the field that uses it checks it
+            else:
+                args[key] = self.resolve(value, scope, given, key, base)
         return args
+
+
+_ARITHMETIC_TEXT = re.compile(r"[\sA-Za-z0-9_+\-*/%()]*")
+"""The characters block arithmetic is written in: a block argument with any other character
+(',', '>', '.') is text, passed on as written."""
+
+
+@lru_cache(maxsize=None)
+def _word_fields(cls: type[Layer]) -> frozenset[str]:
+    """The fields of a record that take text but no number (an einsum equation): their values
+    are never read as arithmetic, though '-' and '>' appear in them."""
+    return frozenset(name for name, info in cls.model_fields.items()
+                     if accepts_words(info.annotation) and not takes_numbers(info.annotation))
 
 
 def build(located: Located) -> Network:
