@@ -83,6 +83,7 @@ KIND_LINES = {
     "matmul": "batched, broadcast matrix product (torch.matmul, @, torch.bmm)",
     "einsum": "Einstein summation on 1-3 operands (torch.einsum)",
     "scale": "learnt per-channel multiply, layer scale (ConvNeXt, CaiT)",
+    "embedding": "table lookup of token ids, 0 MACs (nn.Embedding)",
 }
 """One line per layer kind for `calc layer --help` (a kind not listed shows its record's first
 docstring sentence)."""

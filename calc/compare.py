@@ -72,7 +72,7 @@ def compare(network: Network, names: list[str] | None = None) -> Comparison:
         share = max((Fraction(v, totals[k]) for k, v in known.items() if totals.get(k)), default=Fraction(0))
         spreads.append(KindSpread(op, counts[op], elements[op], values, share))
     spreads.sort(key=lambda s: s.share, reverse=True)
-    params = sum(t.params for _, t in pairs)
+    params = sum(t.params for op, t in pairs if op.tie is None)  # a tied weight is counted at its owner
     macs = sum(t.macs for _, t in pairs)
     return Comparison(network.name, params, macs, totals, refusals, tuple(spreads),
                       (tuple(network.input_shape),))

@@ -20,6 +20,7 @@ from calc.expr import MAX_LENGTH
 from calc.layers import KINDS, REGISTRY
 from calc.limits import MAX_INT
 from calc.network.builder import COMPOSITE_KEYS, INPUT_AXES
+from calc.network.program import TIEABLE
 
 EXPRESSION = {"type": "string", "maxLength": MAX_LENGTH,
               "description": "integer expression over block parameters: + - * // % ( )"}
@@ -27,6 +28,9 @@ SIZE = {"type": "integer", "minimum": 1, "maximum": MAX_INT}
 CONDITION = {"anyOf": [{"type": "integer"}, {"type": "boolean"}, EXPRESSION]}
 WHEN = {**CONDITION, "description": "left out when this is 0 or false (an int, a bool or an expression)"}
 NAME = {"type": "string", "description": "its path segment in reports (no dots); unnamed composites add none"}
+TIE = {"type": "string", "description": "the path of an earlier linear or embedding layer whose weight this "
+                                        "one shares (GPT-2's lm_head: tie: wte): params counted once, at "
+                                        "that layer; this row shows 0"}
 SPEC_FORMAT_DOC = "docs/spec-format.md"
 
 
@@ -59,6 +63,8 @@ def layer_schemas() -> dict[str, Any]:
         for name, sub in schema.pop("$defs", {}).items():
             defs[name] = sub
         schema["properties"]["when"] = WHEN
+        if cls.TAGS[0] in TIEABLE:
+            schema["properties"]["tie"] = TIE
         schema["properties"]["type"] = _tag_schema(cls.TAGS, cls.model_fields["type"].description)
         schema.setdefault("required", [])
         if "type" not in schema["required"]:
@@ -99,7 +105,14 @@ def _composites(items: dict, item_list: dict) -> dict[str, dict[str, Any]]:
                                                                                          {"type": "null"}]}}],
                          "description": "a list of layer lists, or a mapping name -> layer list or one "
                                         "layer; an empty branch is the identity"},
-            "merge": {"enum": ["concat", "add"], "description": "how branch outputs combine (default concat)"},
+            "merge": {"enum": ["concat", "add", "matmul", "einsum"],
+                      "description": "how branch outputs combine (default concat); matmul: exactly two "
+                                     "branches, a @ b; einsum: one operand per branch, by `equation`"},
+            "merge_form": {"enum": ["matmul", "operator", "bmm"],
+                           "description": "merge: matmul only: how PyTorch calls it: torch.matmul "
+                                          "(default), a @ b, torch.bmm"},
+            "equation": {"type": "string",
+                         "description": "merge: einsum only: e.g. 'bij,bkj->bik', the branches in order"},
             "split": {"anyOf": [{"type": "boolean"}, {"type": "array", "items": {"type": "integer", "minimum": 1}},
                                 EXPRESSION],
                       "description": "true: each branch gets an equal channel chunk; a list: the channels of "
@@ -123,7 +136,7 @@ def spec_schema() -> dict[str, Any]:
     common = {"name": NAME, "when": WHEN}
     composites = _composites(items, item_list)
     what = {"sequential": "items in order", "residual": "body + shortcut (add)",
-            "parallel": "branches merged by concat or add", "gate": "input * body(input) (mul)",
+            "parallel": "branches merged by concat, add, matmul or einsum", "gate": "input * body(input) (mul)",
             "block": "a named block, with parameters, repeated"}
     for kind, props in composites.items():
         assert set(props) | {"type"} | set(common) == COMPOSITE_KEYS[kind], kind

@@ -300,3 +300,17 @@ def pieces(length: int, *, sizes: list[int] | None = None, size: int | None = No
             out.append(0)
         out[-1] += 1
     return out
+
+
+# -- embedding (calc.layers.embedding) -----------------------------------------------------------
+def embedding(ids_shape: tuple, num: int, dim: int) -> Count:
+    """Look every id up in a num x dim table, copying its row: no multiply, no add.  The table
+    is the parameters (one per entry, counted by walking it); the output gets one row per id."""
+    table = [[(r, j) for j in range(dim)] for r in range(num)]
+    c = Count((), params=sum(len(row) for row in table))
+    rows = []
+    for pos in itertools.product(*map(range, ids_shape)):
+        token = sum(pos) % num  # any valid id: a lookup costs the same whatever the id
+        rows.append(list(table[token]))
+    c.out_shape = (*ids_shape, len(rows[0]) if rows else dim)
+    return c

@@ -98,6 +98,7 @@ LAYER_FLAGS = {
     "matmul": ["--other", "8,3", "--other_is", "buffer", "--input", "5,8"],
     "einsum": ["--equation", "nij->nj", "--input", "5,8"],
     "scale": ["--input", "5,8"],
+    "embedding": ["--num_embeddings", "10", "--embedding_dim", "8", "--input", "2,5"],
 }
 
 

@@ -292,6 +292,7 @@ FIELDS = {
     "view": f"shape: [{B}, {B * B}]", "split": "sizes: 3, index: 1", "chunk": "chunks: 3, index: 2",
     "matmul": f"other: [{B}, 3], other_is: buffer",
     "einsum": f"equation: 'abcd,de', others: [[{B}, 2]], others_are: buffer", "scale": "dim: 1",
+    "embedding": f"num_embeddings: {B}, embedding_dim: {B}",
 }
 MACS = {  # independent: Cout * Hout * Wout * (Cin/g) * K * K
     "conv": B * B * B * B * 9, "depthwise": B * (B - 2) ** 2 * 9, "pointwise": B**4,

@@ -24,7 +24,7 @@ OPS: tuple[str, ...] = (
     "add", "mul", "concat", "split", "flatten", "dropout", "identity", "channel_shuffle",
     "upsample_nearest", "upsample_bilinear",
     "permute", "transpose", "reshape", "view", "chunk",
-    "matmul", "matmul_operator", "bmm", "einsum", "einsum_n", "scale",
+    "matmul", "matmul_operator", "bmm", "einsum", "einsum_n", "scale", "embedding",
 )
 """Every operation a `Tally` can name; every convention prices each one (zero is explicit)."""
 

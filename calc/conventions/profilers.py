@@ -32,6 +32,8 @@ THOP = Convention(
         **{op: rule("NB: 0, torch.matmul / @ / bmm / einsum and x * gamma are no modules: "
                     "thop counts module hooks only (profile.py register_hooks)")
            for op in ("matmul", "matmul_operator", "bmm", "einsum", "einsum_n", "scale")},
+        embedding=rule("NB: 0, nn.Embedding is not in register_hooks (a gather; its params are not "
+                       "counted either: total_params sums hooked modules only)"),
         prelu=rule("in (eval mode, which profile() sets)", in_elements=1),
         softmax=rule("(in/n)(3n-1): n exp, n-1 adds, n divides per row", in_elements=3, rows=-1),
         avgpool=rule("one op per output; kernel ignored", out_elements=1),
@@ -60,6 +62,7 @@ FVCORE = Convention(
         conv=rule("aten::_convolution: N * prod(w) * S_out; NB: 0 with string padding ('same', "
                   "'valid'), which PyTorch runs as aten::_convolution_mode: no handle, reported",
                   macs=1, string_padded_macs=-1),
+        embedding=rule("NB: 0, aten::embedding has no handle: reported by unsupported_ops()"),
         deconv=rule("aten::_convolution transposed: N * prod(w) * S_in (cropped products included)", macs_all=1),
         linear=rule("aten::linear: in * out_features; bias ignored", macs=1),
         batchnorm=rule("eval: in, doubled when affine (training mode would be 5*in)", in_elements=1, affine_in=1),
@@ -109,6 +112,7 @@ PTFLOPS = Convention(
         conv=_hook("hook: macs + bias * out, / N", macs=1, bias_adds=1),
         deconv=_hook("hook: N * S_in * prod(K) * Cin * Cout/g + bias * out, / N", macs_all=1, bias_adds=1),
         linear=_hook("hook: macs + bias * out, / N", macs=1, bias_adds=1),
+        embedding=rule("NB: 0, nn.Embedding is not in MODULES_MAPPING and F.embedding is not patched"),
         batchnorm=_hook("hook: in, doubled when affine, / N", in_elements=1, affine_in=1),
         groupnorm=_hook("bn_flops_counter_hook: in, doubled when affine, / N", in_elements=1, affine_in=1),
         instancenorm=_hook("bn_flops_counter_hook: in, doubled when affine, / N", in_elements=1, affine_in=1),
@@ -175,6 +179,7 @@ PTFLOPS_ATEN = Convention(
         deconv=rule("aten.convolution (transposed): N * S_in * prod(K) * Cin * Cout/g + bias * out",
                     macs_all=1, bias_adds=1),
         linear=rule("aten.addmm / mm: macs + bias * out", macs=1, bias_adds=1),
+        embedding=rule("NB: 0, aten.embedding is not in ATEN_OPS_MAPPING"),
         **{op: rule("aten.mm / bmm after torch.matmul's decomposition (aten_ops.py:23-33, 57-68, "
                     "110-113): prod(a) * b[-1] on the expanded operands = macs", macs=1)
            for op in ("matmul", "matmul_operator", "bmm")},
@@ -198,6 +203,8 @@ TORCHINFO = Convention(
         **{op: rule("N * params (weight and bias when affine, else 0)", batch_params=1)
            for op in ("layernorm", "layernorm2d", "rmsnorm", "groupnorm", "instancenorm")},
         prelu=rule("N * num_parameters", batch_params=1),
+        embedding=rule("NB: N * num_embeddings * embedding_dim: calculate_macs (layer_info.py:233-242) "
+                       "charges every module's weight N times, a lookup's table included", batch_params=1),
         scale=rule("NB: 0, calculate_macs (layer_info.py:225-245) counts parameters named weight "
                    "or bias only; a layer scale's is gamma / layer_scale"),
     ),
@@ -218,6 +225,7 @@ TORCH = Convention(
                     "2 * macs (broadcast operands expanded)", macs=2)
            for op in ("matmul", "matmul_operator", "bmm")},
         einsum=rule("torch.einsum runs two operands as aten.bmm: 2 * macs", macs=2),
+        embedding=rule("NB: 0, no formula is registered for aten.embedding"),
         einsum_n=refused("FlopCounterMode on a 1- or 3-operand einsum, or one with no summed index: "
                          "which aten ops torch.einsum runs is not emulated"),
     ),
@@ -241,6 +249,7 @@ CALFLOPS = Convention(
            for op, f in (("layernorm", "layer_norm"), ("layernorm2d", "layer_norm"),
                          ("groupnorm", "group_norm"), ("instancenorm", "instance_norm"))},
         rmsnorm=rule("NB: 0, F.rms_norm is not patched"),
+        embedding=rule("F.embedding patched, _embedding_flops_compute returns 0 (pytorch_ops.py:258-267)"),
         matmul=rule("torch.matmul / Tensor.matmul patched, _matmul_flops_compute "
                     "(pytorch_ops.py:274-280, 507-508): 2 * prod(first operand) * second's last axis",
                     lhs_macs=2),

@@ -39,6 +39,7 @@ _EXACT_TENSOR = dict(
                 macs=1, index_space=1, out_elements=-1)
        for op in ("einsum", "einsum_n")},
     scale=rule("one multiply per element", affine_in=1),
+    embedding=rule("a gather: each output element is copied from the table, no arithmetic"),
 )
 
 _EXACT_ACTIVATIONS = dict(

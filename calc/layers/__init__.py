@@ -7,6 +7,7 @@ from calc.layers.activation import Activation, ActivationKind
 from calc.layers.base import Layer
 from calc.layers.conv import Conv, Depthwise, Pointwise, Separable
 from calc.layers.deconv import Deconv
+from calc.layers.embedding import Embedding
 from calc.layers.linear import Linear
 from calc.layers.merge import Concat, ElementwiseMerge
 from calc.layers.norm import BatchNorm, GroupNorm, InstanceNorm, LayerNorm, LayerNorm2d, RMSNorm
@@ -21,7 +22,7 @@ KINDS: tuple[type[Layer], ...] = (
     Conv, Depthwise, Pointwise, Separable, Deconv, Linear, BatchNorm, Activation,
     Pool, AdaptivePool, GlobalPool, ElementwiseMerge, Concat, Flatten, Dropout, Identity,
     ChannelShuffle, Upsample, LayerNorm, LayerNorm2d, RMSNorm, GroupNorm, InstanceNorm,
-    Permute, Transpose, Reshape, Split, Chunk, Matmul, Einsum, Scale,
+    Permute, Transpose, Reshape, Split, Chunk, Matmul, Einsum, Scale, Embedding,
 )
 
 
@@ -40,7 +41,7 @@ REGISTRY: dict[str, type[Layer]] = _registry()
 
 __all__ = [
     "KINDS", "REGISTRY", "Activation", "ActivationKind", "AdaptivePool", "BatchNorm",
-    "ChannelShuffle", "Chunk", "Concat", "Conv", "Deconv", "Depthwise", "Dropout", "Einsum", "ElementwiseMerge",
+    "ChannelShuffle", "Chunk", "Concat", "Conv", "Deconv", "Depthwise", "Dropout", "Einsum", "ElementwiseMerge", "Embedding",
     "Flatten", "GlobalPool", "GroupNorm", "Identity", "InstanceNorm", "Layer", "LayerNorm",
     "LayerNorm2d", "Linear", "Matmul", "Permute", "Pointwise", "Pool", "RMSNorm", "Reshape",
     "Scale", "Separable", "Split", "Transpose", "Upsample",

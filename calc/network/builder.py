@@ -8,8 +8,13 @@ their position, as in nn.Sequential) and `when: EXPR` (left out when EXPR is 0 o
     residual    body: [...], shortcut: [...] (absent or empty: identity), shortcut_name,
                 active: EXPR (0: just the body, no sum)            -> body + shortcut  (add)
     parallel    branches: [[...], ...] or {name: [...]} (a branch may be one layer mapping,
-                which then takes the branch's name as its path), merge: concat | add,
-                split: true (equal channel chunks) or [c1, c2, ...] -> merged branches
+                which then takes the branch's name as its path), merge: concat | add |
+                matmul | einsum, split: true (equal channel chunks) or [c1, c2, ...]
+                                                                  -> merged branches
+                merge: matmul     exactly two branches, a @ b (torch.matmul); merge_form:
+                                  matmul | operator | bmm says how PyTorch calls it (default
+                                  matmul), e.g. attention scores q @ k^T (`matmul` kind)
+                merge: einsum     equation: 'bij,bkj->bik', one operand per branch, in order
     gate        body: [...]                                       -> input * body(input) (mul)
     block       block: NAME, with: {param: value}, repeat: N, overrides: {i: {param: value}}
 
@@ -19,6 +24,13 @@ their position, as in nn.Sequential) and `when: EXPR` (left out when EXPR is 0 o
     defaults: {conv: {bias: false}}    a kind: that kind only, as its `type` is written (pointwise,
                                        depthwise, separable and deconv keep their bias)
 A kind's defaults win over field defaults; what a layer states wins over both.
+
+Tied weights: a linear or embedding layer may say `tie: PATH`, the path of an earlier linear or
+embedding whose weight it shares (GPT-2's lm_head: `tie: wte`).  The weights' shapes must match
+(Linear (Cout, Cin), Embedding (num, dim)); the shared weight's params are counted once, at PATH,
+as PyTorch's parameters() does: the tied layer's row shows 0 params, and its MACs and FLOPs
+(each convention's, from the layer's own record) as usual.  Ties are not resolved inside `tie`
+values: no block parameters or expressions.
 
 Composites without a name add no path segment; a residual's shortcut lives under
 `shortcut_name` (default "shortcut"), merges under "add" / "concat" / "mul".
@@ -38,6 +50,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -46,7 +59,8 @@ from calc.expr import ExprError, ExprTooBig, evaluate, is_expression
 from calc.layers import REGISTRY, Layer
 from calc.layers.merge import Concat, ElementwiseMerge
 from calc.layers.reshape import ChannelSlice
-from calc.network.program import Network, Op
+from calc.layers.tensor import Einsum, Matmul, parse_equation
+from calc.network.program import TIEABLE, Network, Op
 from calc.limits import MAX_INT, MAX_INT_DIGITS, too_big
 from calc.parse import accepts_words, layer_class, parse_layer, show, suggest, takes_numbers, tuple_hint
 from calc.yamlload import Located
@@ -54,7 +68,7 @@ from calc.yamlload import Located
 COMPOSITE_KEYS: dict[str, frozenset[str]] = {
     "sequential": frozenset({"type", "name", "when", "layers"}),
     "residual": frozenset({"type", "name", "when", "body", "shortcut", "shortcut_name", "active"}),
-    "parallel": frozenset({"type", "name", "when", "branches", "merge", "split"}),
+    "parallel": frozenset({"type", "name", "when", "branches", "merge", "split", "merge_form", "equation"}),
     "gate": frozenset({"type", "name", "when", "body"}),
     "block": frozenset({"type", "name", "when", "block", "with", "repeat", "overrides"}),
 }
@@ -104,6 +118,8 @@ class Builder:
         self.kind_defaults: dict[str, dict[str, Any]] = {}
         self.stack: list[str] = []
         self.shared: dict[tuple[type, str], Layer] = {}
+        self.ties: list[tuple[dict, str, str]] = []
+        """(item, target, path) of each `tie` naming no earlier layer (checked at the end)."""
         self.parsed: dict[tuple[int, tuple], tuple[Layer | None, list[tuple[str, Layer]]]] = {}
         """(spec item, the values its parameters and expressions took) -> the record whose
         stated inputs are checked (None when it states none: only shared records are kept) and
@@ -137,6 +153,7 @@ class Builder:
         if not isinstance(layers, list) or not layers:
             raise self.error("layers must be a non-empty list", spec, "layers", field="layers")
         self.items(layers, 0, "", {})
+        self._check_ties()
         if not self.ops:
             raise self.error("the network has no operations (every item is left out by `when`)",
                              spec, "layers", field="layers", expected="at least one layer")
@@ -404,6 +421,8 @@ class Builder:
         varying: list[Any] = []
         words = _word_fields(cls)
         for k, v in item.items():
+            if k == "tie":
+                continue
             if k not in ("when", "type", "name"):
                 if k in words and isinstance(v, str):  # text, never arithmetic: 'bij,bjk->bik'
                     data[k] = resolved = scope.get(v, v)
@@ -426,10 +445,45 @@ class Builder:
         locate: Callable[[str | None], Location | None] = (
             lambda field: self.src.where(item, field)
         )
+        first = len(self.ops)
         for i, (suffix, prim) in enumerate(primitives):
             checks = stated if i == 0 else None
             cur = self.emit(join(path, suffix), prim.kind, prim, (cur,), checks, locate, item)
+        if "tie" in item:
+            self._tie(item, first, path)
         return cur
+
+    def _tie(self, item: dict, index: int, path: str) -> None:
+        """`tie: PATH`: the operation's weight is that of the earlier operation at PATH (GPT-2's
+        lm_head and wte); its row then shows 0 params (see calc.network.program.tied_weight)."""
+        target = item["tie"]
+        op = self.ops[index]
+        if not isinstance(target, str) or not target:
+            raise self.error(f"tie must be the path of an earlier layer, got {show(target)}", item, "tie",
+                             path=path, field="tie", expected="a path such as wte or blocks.0.attn.proj")
+        if op.kind not in TIEABLE:
+            raise self.error(f"a '{op.kind}' cannot share a weight", item, "tie", path=path, field="tie",
+                             expected="tie on an embedding or linear layer")
+        if target == op.path:
+            raise self.error(f"'{target}' ties to itself", item, "tie", path=path, field="tie",
+                             expected="the path of an earlier layer")
+        if not any(o.path == target for o in self.ops[:index]):
+            self.ties.append((item, target, path))  # unknown, or a later layer: told apart at the end
+            return
+        kind = next(o.kind for o in self.ops if o.path == target)
+        if kind not in TIEABLE:
+            raise self.error(f"tie names '{target}', a '{kind}', which has no weight to share", item, "tie",
+                             path=path, field="tie", expected="the path of an embedding or linear layer")
+        self.ops[index] = replace(op, tie=target)
+
+    def _check_ties(self) -> None:
+        """A tie left unresolved names a layer that comes later, or none."""
+        for item, target, path in self.ties:
+            if target in self.seen:
+                raise self.error(f"tie names '{target}', which comes later", item, "tie", path=path,
+                                 field="tie", expected="the path of an earlier layer (the weight's owner)")
+            raise self.error(f"tie names '{target}', which is no layer{suggest(target, list(self.seen))}",
+                             item, "tie", path=path, field="tie", expected="the path of an earlier layer")
 
     def _undefined_name(self, exc: SpecError, cls: type[Layer], data: dict,
                         scope: Mapping[str, Any]) -> SpecError | None:
@@ -528,6 +582,7 @@ class Builder:
             raise self.error(f"parallel needs at least two branches, got {len(named)}", item, "branches",
                              path=base, field="branches",
                              expected="two or more; for one branch use type: sequential")
+        merged = self._product_merge(item, base, len(named))
         split = self.resolve(item.get("split", False), scope, item, "split", base)
         parts: Any = None
         if split is True:
@@ -552,12 +607,46 @@ class Builder:
             else:
                 outputs.append(self.items(body if body is not None else [], src, bbase, scope, container, key))
         merge = item.get("merge", "concat")
+        if merged is not None:
+            return self.merge(join(base, merge), merged, tuple(outputs), item)
         if merge == "concat":
             return self.merge(join(base, "concat"), Concat(), tuple(outputs), item)
         if merge == "add":
             return self.merge(join(base, "add"), ElementwiseMerge(type="add"), tuple(outputs), item)
         raise self.error(f"unknown merge {show(merge)}", item, "merge", path=base, field="merge",
-                         expected="concat or add")
+                         expected="concat, add, matmul or einsum")
+
+    def _product_merge(self, item: dict, base: str, count: int) -> Layer | None:
+        """The Matmul (merge: matmul) or Einsum (merge: einsum) whose operands are the branch
+        outputs, in order; None for the other merges.  Checked before the branches are built."""
+        merge = item.get("merge", "concat")
+        for key, owner in (("merge_form", "matmul"), ("equation", "einsum")):
+            if key in item and merge != owner:
+                raise self.error(f"{key} applies to merge: {owner}, not merge: {show(merge)}", item, key,
+                                 path=base, field=key, expected=f"merge: {owner}, or no {key}")
+        if merge == "matmul":
+            if count != 2:
+                raise self.error(f"merge: matmul multiplies exactly two branches, got {count}", item,
+                                 "branches", path=base, field="branches",
+                                 expected="two branches: the left operand, then the right")
+            form = item.get("merge_form", "matmul")
+            if form not in ("matmul", "operator", "bmm"):
+                raise self.error(f"unknown merge_form {show(form)}", item, "merge_form", path=base,
+                                 field="merge_form", expected="matmul, operator or bmm")
+            return Matmul(other_is="input", form=form)
+        if merge == "einsum":
+            equation = item.get("equation")
+            if not isinstance(equation, str):
+                raise self.error("merge: einsum needs equation: a string such as 'bij,bkj->bik'", item,
+                                 "equation" if "equation" in item else None, path=base, field="equation",
+                                 expected="one comma-separated operand per branch")
+            try:
+                parse_equation(equation, count)
+            except SpecError as exc:
+                raise self.error(exc.message, item, "equation", path=base, field="equation",
+                                 expected=exc.expected) from None
+            return Einsum(equation=equation)
+        return None
 
     def _block(self, item: dict, cur: int, base: str, scope: Mapping[str, Any]) -> int:
         name = item.get("block")

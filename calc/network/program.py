@@ -20,6 +20,7 @@ from calc.cost import BYTES, Dtype, Totals, dtype, op_figures
 from calc.errors import CalcError, Location, ShapeError
 from calc.layers import Layer
 from calc.layers.base import SPATIAL_NAMES
+from calc.arith import is_int
 from calc.limits import MAX_INT, MAX_INT_DIGITS, int_too_big, too_big
 from calc.report import Report, Rows
 from calc.tally import Shape
@@ -35,6 +36,37 @@ class Op:
     """The spec record whose stated input fields (Cin, H, W, ...) are checked against the input."""
     locate: Callable[[str | None], Location | None] | None = None
     """Where the spec wrote this operation, or one of its fields."""
+    tie: str | None = None
+    """The path of an earlier operation whose weight this one shares (`tie:` in a spec): its
+    params are that operation's, so its row shows 0 params (counted once, as PyTorch's
+    `parameters()` does); its MACs and FLOPs are its own."""
+
+
+TIEABLE = ("embedding", "linear")
+"""Kinds whose weight a `tie` may share."""
+
+
+def tied_weight(layer: Layer, inputs: tuple[Shape, ...]) -> Shape:
+    """The shared weight's shape, as PyTorch stores it: Embedding (num_embeddings, embedding_dim),
+    Linear (Cout, Cin) with Cin the input's last axis."""
+    if layer.kind == "embedding":
+        return (layer.num_embeddings, layer.embedding_dim)  # type: ignore[attr-defined]
+    return (layer.Cout, inputs[0][-1])  # type: ignore[attr-defined]
+
+
+def check_tie(op: Op, inputs: tuple[Shape, ...], owner: Op, owner_inputs: tuple[Shape, ...]) -> None:
+    """A tied weight has the shape of the weight it shares."""
+    mine, theirs = tied_weight(op.layer, inputs), tied_weight(owner.layer, owner_inputs)
+    if any(is_int(a) and is_int(b) and a != b for a, b in zip(mine, theirs)):
+        raise ShapeError(
+            f"its {op.kind} weight is {_by(mine)} but the {owner.kind} weight of '{owner.path}' it "
+            f"ties to is {_by(theirs)}", field="tie",
+            expected=f"a {op.kind} whose weight is {_by(theirs)} (Linear: (Cout, Cin); Embedding: (num, dim))",
+        )
+
+
+def _by(shape: Shape) -> str:
+    return " x ".join(str(d) for d in shape)
 
 
 @dataclass(frozen=True)
@@ -85,7 +117,7 @@ class Network:
         # input shapes) pair seen before in this evaluation reuses its figures.  Each entry is
         # [figures, uses]: totals sum every distinct operation once, times its uses.
         seen: dict[tuple[int, tuple[Shape, ...]], list] = {}
-        for op, source, sources, layer_id, tally, checks, call in self._plan:
+        for op, source, sources, layer_id, tally, checks, call, owner in self._plan:
             if source >= 0:
                 inputs = (figures[source][1],)
             else:
@@ -96,7 +128,11 @@ class Network:
                 if checks is not None:  # stated inputs are checked on every use of a record
                     checks.check_inputs(inputs)
                 if entry is None:
-                    entry = seen[key] = [op_figures(tally(inputs), convention, width, call), 0]
+                    figs = op_figures(tally(inputs), convention, width, call)
+                    if owner is not None:  # a tied weight: checked, its params counted at the owner
+                        check_tie(op, inputs, self.ops[owner], _inputs_of(self.ops[owner], figures))
+                        figs = (*figs[:2], 0, *figs[3:])
+                    entry = seen[key] = [figs, 0]
             except CalcError as exc:
                 raise _with_place(op, exc) from None
             entry[1] += 1
@@ -110,11 +146,15 @@ class Network:
     def _plan(self) -> tuple[tuple, ...]:
         """Per operation, what the evaluation loop reads (flattened once: attribute lookups
         are a large share of a re-evaluation's time), the record's bound `tally` included."""
-        return tuple(
-            (op, op.inputs[0] if len(op.inputs) == 1 else -1, op.inputs, id(op.layer),
-             op.layer.tally, op.checks, op.layer.call)
-            for op in self.ops
-        )
+        owners = {op.path: i for i, op in enumerate(self.ops) if op.kind in TIEABLE}
+        plan = []
+        for op in self.ops:
+            owner = None if op.tie is None else owners[op.tie]
+            # a tied operation's figures differ from its record's (params 0): its own cache key
+            layer_id: Any = id(op.layer) if owner is None else ("tie", id(op.layer), owner)
+            plan.append((op, op.inputs[0] if len(op.inputs) == 1 else -1, op.inputs, layer_id,
+                         op.layer.tally, op.checks, op.layer.call, owner))
+        return tuple(plan)
 
     @cached_property
     def _paths(self) -> tuple[str, ...]:
@@ -168,6 +208,11 @@ class Network:
         """'(N, C, H, W) of positive ints, batch first, like (1, 3, 224, 224)'."""
         like = ", ".join(str(v) for v in self.input_shape)
         return f"({', '.join(self._axis_names)}) of positive ints, batch first, like ({like})"
+
+
+def _inputs_of(op: Op, figures: list[tuple]) -> tuple[Shape, ...]:
+    """An earlier operation's input shapes (figures[i][1] is value i's shape)."""
+    return tuple(figures[i][1] for i in op.inputs)
 
 
 def _size(value: Any, field: str, axis: str, expected: str) -> Any:
