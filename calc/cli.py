@@ -165,6 +165,17 @@ def int_arg(text: str) -> int:
 _LIST_SEPARATOR = re.compile(r"[,xX]")
 
 
+def _list_only(annotation: Any) -> bool:
+    """Whether a field takes a list but no single int (a tensor's `input` shape)."""
+    import types
+    import typing
+
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        kinds = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return bool(kinds) and all(typing.get_origin(a) is list for a in kinds)
+    return typing.get_origin(annotation) is list
+
+
 def _value(text: str) -> Any:
     """A command-line value: an int, a list of ints written 1,7 or 1x7 (the --input syntax), or
     a word (e.g. 'same')."""
@@ -331,11 +342,15 @@ def _cmd_layer(args: argparse.Namespace) -> int:
 
     if args.output:
         check_output(args.output)
+    from calc.layers import REGISTRY
+
+    fields = REGISTRY[args.kind].model_fields
     data = {"type": args.kind}
     for name in args.layer_fields:
         value = getattr(args, name)
         if value is not None:
-            data[name] = value
+            # `--input 5` is a list of one size where the field takes only lists
+            data[name] = [value] if type(value) is int and _list_only(fields[name].annotation) else value
     try:
         layer = parse_layer(data)
         report = evaluate_layer(layer, conventions.get(args.convention), dtype(args.dtype))

@@ -228,3 +228,13 @@ def test_unreadable_stdin_is_one_line(capsys):
     code, out, err = run(capsys, ["report", "-"])
     assert code == 1 and out == ""
     assert err.startswith("<stdin>: cannot read standard input: ") and err.count("\n") == 1, err
+
+
+def test_a_one_size_input_flag_is_a_list_of_one(capsys):
+    """`--input 5` for a field that takes only lists (a tensor's per-sample shape) is [5], as
+    `--input 2,5` is [2, 5] (it was refused: 'Input should be a valid list, got 5')."""
+    code, out, err = run(capsys, ["layer", "embedding", "--num_embeddings", "10", "--embedding_dim", "8",
+                                  "--input", "5", "--format", "csv"])
+    assert code == 0, err
+    rows = [line for line in out.splitlines() if line and not line.startswith("#")]
+    assert any(",embedding," in line and "1x5x8" in line for line in rows), out
