@@ -116,3 +116,20 @@ def test_operands_that_do_not_multiply_are_located():
     with pytest.raises(SpecError) as err:
         net(spec).evaluate()
     assert "att.yaml:" in err.value.one_line() and "do not multiply" in err.value.one_line()
+
+
+def test_softmax_over_the_last_axis_by_a_negative_dim():
+    """Attention's softmax is over the last axis: dim -1 is dim 2 of an (N, T, T) map, as in
+    PyTorch; out of range either way is a located error."""
+    from calc.errors import ShapeError
+    from calc.network import network_from_text
+
+    def spec(dim: int) -> str:
+        return f"name: t\ninput: [4, 6]\nlayers:\n  - {{type: softmax, dim: {dim}}}\n"
+
+    last = network_from_text(spec(-1), "s.yaml").evaluate()
+    assert last.rows[0].flops == network_from_text(spec(2), "s.yaml").evaluate().rows[0].flops
+    assert last.rows[0].flops != network_from_text(spec(1), "s.yaml").evaluate().rows[0].flops  # rows of 6, not 4
+    with pytest.raises(ShapeError) as info:
+        network_from_text(spec(-4), "s.yaml").evaluate()
+    assert info.value.one_line().startswith("s.yaml:4:21: 0.dim: dim -4 is out of range for a 3-d input")

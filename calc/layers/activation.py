@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 
 from calc.arith import exact_div, prod
 from calc.errors import ShapeError, SpecError
-from calc.layers.base import NonNegativeInt, PositiveInt, SpatialInput
+from calc.layers.base import BoundedInt, PositiveInt, SpatialInput
 from calc.tally import Shape, Tally
 
 
@@ -53,8 +53,8 @@ class Activation(SpatialInput):
         None,
         description="prelu only: slopes, 1 (shared, the default), the channels or 'channels'",
     )
-    dim: NonNegativeInt | None = Field(
-        None, description="softmax only: the axis normalised over (default 1, channels)"
+    dim: BoundedInt | None = Field(
+        None, description="softmax only: the axis normalised over (default 1, channels; -1 the last)"
     )
     negative_slope: float | None = Field(
         None, description="leaky_relu only: slope below 0 (no effect on costs)"
@@ -95,10 +95,10 @@ class Activation(SpatialInput):
             params = prelu_params(count)
         if self.type == ActivationKind.SOFTMAX:
             dim = 1 if self.dim is None else self.dim
-            if dim >= len(shape):
+            if not -len(shape) <= dim < len(shape):
                 raise ShapeError(
                     f"dim {dim} is out of range for a {len(shape)}-d input", field="dim",
-                    expected=f"0 to {len(shape) - 1}",
+                    expected=f"{-len(shape)} to {len(shape) - 1} (negative counts from the last axis)",
                 )
             rows = softmax_rows(prod(shape), shape[dim])
         return Tally(op=self.type, inputs=inputs, output=shape, params=params, rows=rows)
