@@ -6,17 +6,22 @@ path equals the numeric one, bad fields are located errors, and a spec using the
 import json
 from pathlib import Path
 
+import bruteforce as bf
 import pytest
 import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tool_totals import TOOLS
 
-import bruteforce as bf
 from calc import conventions
 from calc.closed_form import layer_costs
 from calc.errors import ShapeError
 from calc.layers import GroupNorm, InstanceNorm, LayerNorm, LayerNorm2d, RMSNorm
-from calc.layers.norm import norm_exact_flops, rmsnorm_exact_flops, running_stats_exact_flops
+from calc.layers.norm import (
+    norm_exact_flops,
+    rmsnorm_exact_flops,
+    running_stats_exact_flops,
+)
 from calc.network import load_network
 from calc.parse import parse_layer
 from calc.report import evaluate_layer
@@ -26,16 +31,6 @@ CASES = [json.loads(p.read_text()) for p in sorted((FIXTURES / "profilers" / "no
 EXACT = conventions.get("exact")
 SPATIAL = {0: (), 1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
-# convention -> (the tool's key in a fixture, how to read its total)
-TOOLS = {
-    "thop": ("thop", lambda f: f["total_ops"]["value"]),
-    "fvcore": ("fvcore", lambda f: f["total"]),
-    "ptflops": ("ptflops_pytorch", lambda f: f["macs"]),
-    "ptflops-aten": ("ptflops_aten", lambda f: f["macs"]),
-    "torchinfo": ("torchinfo", lambda f: f["total_mult_adds"]),
-    "torch": ("torch_flop_counter", lambda f: f["total_flops"]),
-    "calflops": ("calflops", lambda f: f["flops"]),
-}
 
 
 def stated(shape):

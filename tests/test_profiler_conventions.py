@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tool_totals import TOOLS
 
 from calc import conventions
 from calc.network import load_network
@@ -16,16 +17,6 @@ FIXTURES = Path(__file__).parent / "fixtures"
 LAYERS = json.loads((FIXTURES / "profilers" / "layers.json").read_text())["cases"]
 SPECS = Path(__file__).parent.parent / "specs"
 
-# convention -> (fixture folder, how to read the tool's total from a fixture)
-TOOLS = {
-    "thop": ("thop", lambda f: f["total_ops"]["value"]),
-    "fvcore": ("fvcore", lambda f: f["total"]),
-    "ptflops": ("ptflops_pytorch", lambda f: f["macs"]),
-    "ptflops-aten": ("ptflops_aten", lambda f: f["macs"]),
-    "torchinfo": ("torchinfo", lambda f: f["total_mult_adds"]),
-    "torch": ("torch_flop_counter", lambda f: f["total_flops"]),
-    "calflops": ("calflops", lambda f: f["flops"]),
-}
 SPATIAL = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 KIND = {
     "conv1d": "conv", "conv2d": "conv", "conv3d": "conv", "conv_transpose1d": "deconv",

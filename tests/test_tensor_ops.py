@@ -6,12 +6,13 @@ equals the numeric one, bad fields are located errors, and a spec chaining them 
 import json
 from pathlib import Path
 
+import bruteforce as bf
 import pytest
 import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tool_totals import TOOLS
 
-import bruteforce as bf
 from calc import conventions
 from calc.errors import CalcError, ShapeError, SpecError
 from calc.layers import Chunk, Einsum, Matmul, Permute, Reshape, Scale, Split, Transpose
@@ -25,16 +26,6 @@ FIXTURES = Path(__file__).parent / "fixtures"
 CASES = [json.loads(p.read_text()) for p in sorted((FIXTURES / "profilers" / "tensor").glob("*.json"))]
 EXACT = conventions.get("exact")
 
-# convention -> (the tool's key in a fixture, how to read its total)
-TOOLS = {
-    "thop": ("thop", lambda f: f["total_ops"]["value"]),
-    "fvcore": ("fvcore", lambda f: f["total"]),
-    "ptflops": ("ptflops_pytorch", lambda f: f["macs"]),
-    "ptflops-aten": ("ptflops_aten", lambda f: f["macs"]),
-    "torchinfo": ("torchinfo", lambda f: f["total_mult_adds"]),
-    "torch": ("torch_flop_counter", lambda f: f["total_flops"]),
-    "calflops": ("calflops", lambda f: f["flops"]),
-}
 
 
 def record(case):
