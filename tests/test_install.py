@@ -29,9 +29,12 @@ def test_readme_opens_with_the_two_commands():
 
 
 def test_ci_runs_the_readme_test_command_in_a_fresh_venv():
+    """`.ci/run` runs the README's test command word for word (its first environment), and the
+    same install and test steps in the other fresh environments it makes."""
     ci = read(".ci", "run")
-    test_command = readme_commands()[1].split("&& ", 2)[-1]  # after venv creation and activation
-    install, run = test_command.split(" && ")
+    readme_test = readme_commands()[1]
+    assert re.search(rf"^\s*{re.escape(readme_test)}\s*$", ci, re.M), readme_test
+    install, run = readme_test.split("&& ", 2)[-1].split(" && ")  # after venv creation and activation
     assert "-m venv" in ci and "activate" in ci
     assert "python3 -m pip install" in ci and "-e '.[test]'" in ci and install.startswith("python3 -m pip install")
     assert re.search(rf"^\s*{re.escape(run)}\s*$", ci, re.M), run

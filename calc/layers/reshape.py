@@ -218,6 +218,27 @@ def _piece(shape: Shape, d: int, size: Any) -> Shape:
     return (*shape[:d], size, *shape[d + 1:])
 
 
+def _split_axis(dim: int, shape: Shape) -> int:
+    """The axis a split or chunk cuts: any but the batch axis 0."""
+    d = axis(dim, len(shape), "dim")
+    if d == 0:
+        raise ShapeError("splits the batch axis 0", field="dim", expected="an axis after the batch")
+    return d
+
+
+def _check_index(index: int, count: int, makes: str) -> None:
+    if index >= count:
+        raise ShapeError(f"{index} is out of range: {makes}", field="index", expected=f"0 to {count - 1}")
+
+
+def _nth_equal_piece(length: int, size: int, index: int, makes: str) -> int:
+    """Piece `index` of `length` cut into pieces of `size` (the last one smaller); `makes`
+    words the count ({count}) for the out-of-range error."""
+    count = -(-length // size)
+    _check_index(index, count, makes.format(count=count))
+    return min(size, length - index * size)
+
+
 class Split(TensorInput):
     """x.split(sizes, dim)[index] or x.split(size, dim)[index]: one piece (the program has one
     output per operation, as `parallel`'s channel split: one `split` per piece used)."""
@@ -231,29 +252,20 @@ class Split(TensorInput):
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         (shape,) = inputs
-        d = axis(self.dim, len(shape), "dim")
-        if d == 0:
-            raise ShapeError("splits the batch axis 0", field="dim", expected="an axis after the batch")
+        d = _split_axis(self.dim, shape)
         length = shape[d]
         if isinstance(self.sizes, list):
             if is_int(length) and sum(self.sizes) != length:
                 raise ShapeError(f"{self.sizes} adds up to {sum(self.sizes)}, the axis has {length}",
                                  field="sizes", expected=f"sizes adding up to {length}")
-            pieces = list(self.sizes)
+            _check_index(self.index, len(self.sizes), f"the split makes {len(self.sizes)} pieces")
+            piece = self.sizes[self.index]
+        elif not is_int(length):
+            raise ShapeError("an int split size needs a numeric axis", field="sizes",
+                             expected="a list of sizes for a symbolic axis")
         else:
-            if not is_int(length):
-                raise ShapeError("an int split size needs a numeric axis", field="sizes",
-                                 expected="a list of sizes for a symbolic axis")
-            count = -(-length // self.sizes)
-            if self.index >= count:
-                raise ShapeError(f"{self.index} is out of range: the split makes {count} pieces",
-                                 field="index", expected=f"0 to {count - 1}")
-            piece = min(self.sizes, length - self.index * self.sizes)
-            return Tally(op="split", inputs=inputs, output=_piece(shape, d, piece))
-        if self.index >= len(pieces):
-            raise ShapeError(f"{self.index} is out of range: the split makes {len(pieces)} pieces",
-                             field="index", expected=f"0 to {len(pieces) - 1}")
-        return Tally(op="split", inputs=inputs, output=_piece(shape, d, pieces[self.index]))
+            piece = _nth_equal_piece(length, self.sizes, self.index, "the split makes {count} pieces")
+        return Tally(op="split", inputs=inputs, output=_piece(shape, d, piece))
 
 
 class Chunk(TensorInput):
@@ -268,9 +280,7 @@ class Chunk(TensorInput):
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         (shape,) = inputs
-        d = axis(self.dim, len(shape), "dim")
-        if d == 0:
-            raise ShapeError("splits the batch axis 0", field="dim", expected="an axis after the batch")
+        d = _split_axis(self.dim, shape)
         length = shape[d]
         if not is_int(length):
             if self.index >= self.chunks:
@@ -278,9 +288,5 @@ class Chunk(TensorInput):
                                  field="index", expected=f"0 to {self.chunks - 1}")
             return Tally(op="chunk", inputs=inputs, output=_piece(shape, d, exact_div(length, self.chunks)))
         size = -(-length // self.chunks)
-        count = -(-length // size)
-        if self.index >= count:
-            raise ShapeError(f"{self.index} is out of range: {length} in chunks of {size} makes {count}",
-                             field="index", expected=f"0 to {count - 1}")
-        piece = min(size, length - self.index * size)
+        piece = _nth_equal_piece(length, size, self.index, f"{length} in chunks of {size} makes {{count}}")
         return Tally(op="chunk", inputs=inputs, output=_piece(shape, d, piece))

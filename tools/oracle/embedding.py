@@ -89,11 +89,7 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(1)
     mf.make_inputs = token_ids  # every runner makes its inputs through this name
-    import thop  # noqa: F401
-    import thop.profile  # noqa: F401
-
-    mf._THOP["thop"] = (sys.modules["thop"], mf._pkg_version("thop"))
-    tools = [t for t in mf.TOOLS if t != "ultralytics_thop"]
+    tools = mf.thops_available(None)
     calflops_with_ids()
     versions = mf.tool_versions()
     for case in cases():

@@ -416,6 +416,19 @@ def _pkg_version(dist: str) -> str:
 _THOP = {}
 
 
+def thops_available(uthop_dir: str | None) -> list[str]:
+    """The tools of TOOLS that can run: both thops when ultralytics-thop lies in `uthop_dir`,
+    else thop 0.1.1 alone (and no ultralytics_thop)."""
+    if uthop_dir and os.path.isdir(uthop_dir):
+        load_thops(uthop_dir)
+        return list(TOOLS)
+    import thop  # noqa: F401
+    import thop.profile  # noqa: F401
+
+    _THOP["thop"] = (sys.modules["thop"], _pkg_version("thop"))
+    return [t for t in TOOLS if t != "ultralytics_thop"]
+
+
 def load_thops(uthop_dir: str) -> None:
     """Import thop 0.1.1 (site-packages) and ultralytics-thop (uthop_dir) side by side."""
     import thop as thop_old  # noqa: F401

@@ -92,15 +92,7 @@ def main() -> None:
     ap.add_argument("--uthop-dir", default=mf.DEFAULT_UTHOP_DIR)
     a = ap.parse_args()
     torch.set_num_threads(1)
-    tools = list(mf.TOOLS)
-    if os.path.isdir(a.uthop_dir):
-        mf.load_thops(a.uthop_dir)
-    else:
-        import thop  # noqa: F401
-        import thop.profile  # noqa: F401
-
-        mf._THOP["thop"] = (sys.modules["thop"], mf._pkg_version("thop"))
-        tools.remove("ultralytics_thop")
+    tools = mf.thops_available(a.uthop_dir)
     versions = mf.tool_versions()
     for case in cases():
         shapes = [tuple(s) for s in case["input_shapes"]]
