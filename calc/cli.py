@@ -39,6 +39,7 @@ KIND_LINES = {
     "adaptive_avgpool": "adaptive average pooling to output_size (nn.AdaptiveAvgPool2d)",
     "adaptive_maxpool": "adaptive max pooling to output_size (nn.AdaptiveMaxPool2d)",
     "add": "element-wise sum of `inputs` tensors",
+    "attention": "multi-head attention on (N, T, d): projections, scores, softmax, context",
     "avgpool": "average pooling, 1-, 2- or 3-d (nn.AvgPool2d)",
     "batchnorm": "batch norm in inference mode (nn.BatchNorm2d)",
     "groupnorm": "group norm over `groups` channel groups (nn.GroupNorm)",

@@ -70,8 +70,9 @@ class OpCost:
     activations: Any
 
 
-VIEW_OPS = frozenset({"flatten", "identity", "dropout", "split"})
-"""Operations that are views at inference (no element is read or written): mem_access 0."""
+VIEW_OPS = frozenset({"flatten", "identity", "dropout", "split", "mha"})
+"""Operations that are views at inference (no element is read or written): mem_access 0; and
+the row standing for nn.MultiheadAttention itself, whose parts have rows of their own."""
 
 
 def op_figures(tally: Tally, convention: Convention, width: int, call: str = "module") -> tuple:

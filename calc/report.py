@@ -139,11 +139,13 @@ def _layer_shapes(report: Report, network: Any) -> tuple[LayerShapes, ...]:
 def chain(
     prefix: str, layer: Layer, inputs: tuple[Shape, ...], convention: Convention, dt: Dtype
 ) -> list[OpCost]:
-    """Cost a record's primitive operations in order, each fed by the previous one's output."""
+    """Cost a record's primitive operations in order, each fed by the values it reads (see
+    `Layer.graph`: the previous one's output, unless the record says otherwise)."""
     rows: list[OpCost] = []
-    current = inputs
-    for i, (suffix, op) in enumerate(layer.expand()):
+    outputs: list[Shape] = []
+    for i, (suffix, op, refs) in enumerate(layer.graph()):
         path = ".".join(p for p in (prefix, suffix) if p)
+        current = inputs if refs == (-1,) else tuple([inputs[0] if r < 0 else outputs[r] for r in refs])
         try:
             if i == 0:
                 layer.check_inputs(current)
@@ -151,7 +153,7 @@ def chain(
         except CalcError as exc:
             raise exc.with_context(path=path or None)
         rows.append(op_cost(path or layer.kind, op.kind, tally, convention, dt, op.call))
-        current = (tally.output,)
+        outputs.append(tally.output)
     return rows
 
 

@@ -38,6 +38,10 @@ lhs_macs     products as a tool recomputes them from a matmul call's arguments: 
              broadcast over batch axes it lacks, or the second is a vector)
 index_space  size of an einsum's index space: the product of every distinct index's size (each
              point is one term of the sum; 0 for every other operation)
+masked_macs  products of an attention score or weighted-sum matmul that a causal or sliding-window
+             mask discards (a dense kernel computes them; a masked one need not): 0 elsewhere
+masked_outputs  entries of an attention score matrix that the mask discards, in a score-shaped
+             operation (scores, scale, mask, softmax): 0 elsewhere
 calls        1: one per operation (a tool's per-call constant, e.g. numpy's einsum_path + 1)
 batch_params params x N (N = the output's first axis): per-sample parameter reads
 in_elements  elements of all inputs (derived from the shapes)
@@ -75,6 +79,8 @@ class Counter(StrEnum):
     TARGET_POSITIONS = "target_positions"
     LHS_MACS = "lhs_macs"
     INDEX_SPACE = "index_space"
+    MASKED_MACS = "masked_macs"
+    MASKED_OUTPUTS = "masked_outputs"
     CALLS = "calls"
     BATCH_PARAMS = "batch_params"
     IN_ELEMENTS = "in_elements"
@@ -91,7 +97,7 @@ class Tally:
         "op", "inputs", "output", "params", "buffers", "macs", "dot_outputs", "bias_adds",
         "window", "merge_ops", "rows", "macs_all", "macs_at_outputs", "string_padded_macs",
         "calflops_macs", "calflops_bias_adds", "affine_in", "stats_in", "scaled_in", "target_positions",
-        "lhs_macs", "index_space", "in_elements", "out_elements",
+        "lhs_macs", "index_space", "masked_macs", "masked_outputs", "in_elements", "out_elements",
     )
 
     def __init__(
@@ -118,6 +124,8 @@ class Tally:
         target_positions: Any = 0,
         lhs_macs: Any = None,
         index_space: Any = 0,
+        masked_macs: Any = 0,
+        masked_outputs: Any = 0,
     ) -> None:
         self.op = op
         self.inputs = inputs
@@ -142,6 +150,8 @@ class Tally:
         self.target_positions = target_positions
         self.lhs_macs = macs if lhs_macs is None else lhs_macs
         self.index_space = index_space
+        self.masked_macs = masked_macs
+        self.masked_outputs = masked_outputs
         # Derived counters, computed at once: every costing reads both.
         self.out_elements = prod(output)
         self.in_elements = prod(inputs[0]) if len(inputs) == 1 else sum(map(prod, inputs))

@@ -99,6 +99,7 @@ LAYER_FLAGS = {
     "einsum": ["--equation", "nij->nj", "--input", "5,8"],
     "scale": ["--input", "5,8"],
     "embedding": ["--num_embeddings", "10", "--embedding_dim", "8", "--input", "2,5"],
+    "attention": ["--heads", "4", "--input", "5,16", "--causal"],
 }
 
 

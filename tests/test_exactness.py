@@ -142,7 +142,7 @@ def parse(fmt: str, text: str) -> dict[str, list[int]]:
         elif fmt == "latex":
             if line.count("&") == 8 and not line.startswith("path"):
                 cells = [x.strip() for x in line.rstrip("\\ ").split("&")]
-                rows[cells[0]] = [_int(x.replace("{,}", ","), True) for x in cells[-6:]]
+                rows[cells[0].replace("\\_", "_")] = [_int(x.replace("{,}", ","), True) for x in cells[-6:]]
     return rows
 
 
@@ -293,6 +293,7 @@ FIELDS = {
     "matmul": f"other: [{B}, 3], other_is: buffer",
     "einsum": f"equation: 'abcd,de', others: [[{B}, 2]], others_are: buffer", "scale": "dim: 1",
     "embedding": f"num_embeddings: {B}, embedding_dim: {B}",
+    "attention": f"heads: {B}, kv_heads: {B // 10}, head_dim: 2, causal: true, window: {B // 2}, rotary: true",
 }
 MACS = {  # independent: Cout * Hout * Wout * (Cin/g) * K * K
     "conv": B * B * B * B * 9, "depthwise": B * (B - 2) ** 2 * 9, "pointwise": B**4,
@@ -308,7 +309,8 @@ def _kind_spec(kind: str) -> str:
                 else f"{{type: parallel, merge: {merge}, branches: [[{{type: identity}}], [{{type: relu}}]]}}")
     else:
         item = f"{{type: {kind}, {FIELDS.get(kind, '')}}}"
-    return f"name: t\ninput: [{B}, {B}, {B}]\nlayers:\n  - {item}\n"
+    shape = f"[{B}, {B}]" if kind == "attention" else f"[{B}, {B}, {B}]"  # (N, T, d)
+    return f"name: t\ninput: {shape}\nlayers:\n  - {item}\n"
 
 
 def _every_kind():

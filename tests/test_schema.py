@@ -36,8 +36,11 @@ SAMPLES: dict[str, dict] = {
     "matmul": {"other": [8, 2], "other_is": "buffer"},
     "einsum": {"equation": "abcd,de", "others": [[8, 3]], "others_are": "buffer"}, "scale": {"dim": 1},
     "embedding": {"num_embeddings": 10, "embedding_dim": 8, "padding_idx": 0, "max_norm": 1.0},
+    "attention": {"heads": 4, "kv_heads": 2, "causal": True, "window": 4, "rotary": True},
 }
-"""A valid layer of every kind (activations not listed take no field), for an [4, 8, 8] input."""
+"""A valid layer of every kind (activations not listed take no field), for an [4, 8, 8] input
+(attention: [8, 8], a sequence of 8 tokens of 8 features)."""
+SEQUENCE_KINDS = ("attention",)
 MERGES = ("add", "mul", "concat")
 """Kinds that need several inputs: the builder places them, a spec does not."""
 
@@ -138,7 +141,8 @@ def test_every_kind_validates_and_names_a_stray_field(tag):
 @pytest.mark.parametrize("tag", sorted(set(REGISTRY) - set(MERGES)))
 def test_the_samples_are_specs_the_builder_takes(tag):
     """The schema and the builder agree on each sample (so the samples above are no strawmen)."""
-    net = network_from_text(yaml.safe_dump({"name": "t", "input": [4, 8, 8], "layers": [sample(tag)]}))
+    shape = [8, 8] if tag in SEQUENCE_KINDS else [4, 8, 8]
+    net = network_from_text(yaml.safe_dump({"name": "t", "input": shape, "layers": [sample(tag)]}))
     assert net.evaluate().totals.params >= 0
 
 

@@ -71,7 +71,7 @@ def test_every_spec_loads_and_evaluates(spec):
 LIBRARY = {
     "alexnet", "vgg16", "vgg16_bn", "resnet18", "resnet50", "resnet50_v1_paper", "mobilenet_v1",
     "mobilenet_v2", "mobilenet_v3_large", "squeezenet1_0", "shufflenet_v2_x1_0", "googlenet",
-    "densenet121", "efficientnet_b0", "inception_v3", "separable_example",
+    "densenet121", "efficientnet_b0", "inception_v3", "separable_example", "convnext_tiny",
 }
 
 

@@ -25,6 +25,8 @@ OPS: tuple[str, ...] = (
     "upsample_nearest", "upsample_bilinear",
     "permute", "transpose", "reshape", "view", "chunk",
     "matmul", "matmul_operator", "bmm", "einsum", "einsum_n", "scale", "embedding",
+    "baddbmm", "attn_scale", "attn_mask", "rotary", "mha",
+    "sdpa_scores", "sdpa_scale", "sdpa_mask", "sdpa_softmax", "sdpa_context",
 )
 """Every operation a `Tally` can name; every convention prices each one (zero is explicit)."""
 

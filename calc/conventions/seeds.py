@@ -42,6 +42,20 @@ _EXACT_TENSOR = dict(
     embedding=rule("a gather: each output element is copied from the table, no arithmetic"),
 )
 
+_EXACT_ATTENTION = dict(
+    **{op: rule("k products and k-1 adds per output, the dense kernel: masked products included "
+                "(calc.layers.attention)", macs=2, dot_outputs=-1)
+       for op in ("sdpa_scores", "sdpa_context")},
+    baddbmm=rule("k products and k-1 adds per score, + one add of the mask", macs=2, dot_outputs=-1,
+                 bias_adds=1),
+    **{op: rule("one multiply (scale) or add (mask) per entry", out_elements=1)
+       for op in ("attn_scale", "attn_mask", "sdpa_scale", "sdpa_mask")},
+    sdpa_softmax=rule("exp each, n-1 adds and n divides per row", out_elements=3, rows=-1),
+    rotary=rule("x*cos + rotate_half(x)*sin: 2 multiplies, 1 add per element, and a negation for "
+                "half of them", out_elements=3, rows=1),
+    mha=rule("the module row: its parts are priced in their own rows"),
+)
+
 _EXACT_ACTIVATIONS = dict(
     relu=rule("max(x, 0)", out_elements=1),
     relu6=rule("min(max(x, 0), 6)", out_elements=2),
@@ -77,6 +91,7 @@ EXACT = Convention(
         **_EXACT_ACTIVATIONS,
         **_EXACT_NORMS,
         **_EXACT_TENSOR,
+        **_EXACT_ATTENTION,
     ),
     notes=(
         "Pooling windows are nominal: padded positions are counted as visited.",

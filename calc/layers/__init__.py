@@ -4,6 +4,7 @@ To add a kind: write its record and formulas in a module here, then list the cla
 """
 
 from calc.layers.activation import Activation, ActivationKind
+from calc.layers.attention import Attention
 from calc.layers.base import Layer
 from calc.layers.conv import Conv, Depthwise, Pointwise, Separable
 from calc.layers.deconv import Deconv
@@ -22,7 +23,7 @@ KINDS: tuple[type[Layer], ...] = (
     Conv, Depthwise, Pointwise, Separable, Deconv, Linear, BatchNorm, Activation,
     Pool, AdaptivePool, GlobalPool, ElementwiseMerge, Concat, Flatten, Dropout, Identity,
     ChannelShuffle, Upsample, LayerNorm, LayerNorm2d, RMSNorm, GroupNorm, InstanceNorm,
-    Permute, Transpose, Reshape, Split, Chunk, Matmul, Einsum, Scale, Embedding,
+    Permute, Transpose, Reshape, Split, Chunk, Matmul, Einsum, Scale, Embedding, Attention,
 )
 
 
@@ -40,7 +41,7 @@ REGISTRY: dict[str, type[Layer]] = _registry()
 """type tag -> record class."""
 
 __all__ = [
-    "KINDS", "REGISTRY", "Activation", "ActivationKind", "AdaptivePool", "BatchNorm",
+    "KINDS", "REGISTRY", "Activation", "ActivationKind", "AdaptivePool", "Attention", "BatchNorm",
     "ChannelShuffle", "Chunk", "Concat", "Conv", "Deconv", "Depthwise", "Dropout", "Einsum", "ElementwiseMerge", "Embedding",
     "Flatten", "GlobalPool", "GroupNorm", "Identity", "InstanceNorm", "Layer", "LayerNorm",
     "LayerNorm2d", "Linear", "Matmul", "Permute", "Pointwise", "Pool", "RMSNorm", "Reshape",

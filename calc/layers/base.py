@@ -107,6 +107,12 @@ class Layer(BaseModel):
         """Primitive operations this record stands for, with path suffixes ('' for itself)."""
         return [("", self)]
 
+    def graph(self) -> list[tuple[str, "Layer", tuple[int, ...]]]:
+        """The primitives with the values each reads: -1 is the record's input, i >= 0 the
+        output of primitive i (an earlier one); the record's output is the last primitive's.
+        By default the chain of `expand()`, each primitive fed by the one before."""
+        return [(suffix, op, (i - 1,)) for i, (suffix, op) in enumerate(self.expand())]
+
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         raise NotImplementedError(f"{type(self).__name__} is not a primitive; expand() it")
 

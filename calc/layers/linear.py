@@ -36,16 +36,21 @@ class Linear(WithEpilogue, FlatInput):
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         (shape,) = inputs
-        *lead, cin = shape
-        rows = prod(lead)
-        bias = flag(self.bias)
-        dot = rows * self.Cout
-        return Tally(
-            op="linear",
-            inputs=inputs,
-            output=(*lead, self.Cout),
-            params=linear_params(cin, self.Cout, bias),
-            macs=linear_macs(rows, cin, self.Cout),
-            dot_outputs=dot,
-            bias_adds=bias * dot,
-        )
+        return linear_tally(shape, self.Cout, self.bias)
+
+
+def linear_tally(shape: Shape, cout: Any, bias: Any) -> Tally:
+    """nn.Linear(shape[-1], cout, bias) on an input of that shape."""
+    *lead, cin = shape
+    rows = prod(lead)
+    bias = flag(bias)
+    dot = rows * cout
+    return Tally(
+        op="linear",
+        inputs=(shape,),
+        output=(*lead, cout),
+        params=linear_params(cin, cout, bias),
+        macs=linear_macs(rows, cin, cout),
+        dot_outputs=dot,
+        bias_adds=bias * dot,
+    )

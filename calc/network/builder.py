@@ -439,19 +439,21 @@ class Builder:
                 layer = parse_layer(data, locate_item)
             except SpecError as exc:
                 raise (self._undefined_name(exc, cls, data, scope) or exc).with_context(path=path)
-            primitives = [(s, self.share(p)) for s, p in layer.expand()]
+            primitives = [(s, self.share(p), refs) for s, p, refs in layer.graph()]
             known = self.parsed[memo_key] = (layer if layer.needs_check() else None, primitives)
         stated, primitives = known
         locate: Callable[[str | None], Location | None] = (
             lambda field: self.src.where(item, field)
         )
         first = len(self.ops)
-        for i, (suffix, prim) in enumerate(primitives):
+        values: list[int] = []
+        for i, (suffix, prim, refs) in enumerate(primitives):
             checks = stated if i == 0 else None
-            cur = self.emit(join(path, suffix), prim.kind, prim, (cur,), checks, locate, item)
+            inputs = tuple([cur if r < 0 else values[r] for r in refs])
+            values.append(self.emit(join(path, suffix), prim.kind, prim, inputs, checks, locate, item))
         if "tie" in item:
             self._tie(item, first, path)
-        return cur
+        return values[-1]
 
     def _tie(self, item: dict, index: int, path: str) -> None:
         """`tie: PATH`: the operation's weight is that of the earlier operation at PATH (GPT-2's
