@@ -34,6 +34,7 @@ def layer_costs(kind: str, fields: dict[str, Any], convention: conventions.Conve
     rows = chain("", record, record.stated_inputs(), convention, Dtype.FP32)
     totals = Totals.of(rows).as_dict()
     totals.pop("largest_activation")
+    totals.pop("active_params")
     totals.pop("mem_bytes")
     return {k: sympy.expand(v) for k, v in totals.items()}
 

@@ -68,9 +68,11 @@ class OpCost:
     mem_access: Any
     mem_bytes: Any
     activations: Any
+    inactive_params: Any = 0
+    """Parameters a token does not use: the experts a mixture-of-experts router leaves out."""
 
 
-VIEW_OPS = frozenset({"flatten", "identity", "dropout", "split", "mha"})
+VIEW_OPS = frozenset({"flatten", "identity", "dropout", "split", "select", "mha"})
 """Operations that are views at inference (no element is read or written): mem_access 0; and
 the row standing for nn.MultiheadAttention itself, whose parts have rows of their own."""
 
@@ -82,7 +84,7 @@ def op_figures(tally: Tally, convention: Convention, width: int, call: str = "mo
     access: Any = 0 if op in VIEW_OPS else mem_access(tally.in_elements, params, buffers, out)
     return (
         op, tally.output, params, buffers, tally.macs,
-        convention.flops(tally, call), access, access * width, out,
+        convention.flops(tally, call), access, access * width, out, tally.inactive_params,
     )
 
 
@@ -104,21 +106,26 @@ class Totals:
     mem_access: Any
     mem_bytes: Any
     largest_activation: Any
+    active_params: Any
+    """Parameters one token uses: params less the experts a mixture-of-experts router leaves
+    out (= params without one)."""
 
     @classmethod
     def of(cls, rows: Iterable[OpCost]) -> "Totals":
         return cls.of_figures(
             (r.op, r.output_shape, r.params, r.buffers, r.macs, r.flops, r.mem_access, r.mem_bytes,
-             r.activations) for r in rows
+             r.activations, r.inactive_params) for r in rows
         )
 
     @classmethod
     def of_figures(cls, figures: Iterable[tuple], counts: Iterable[int] | None = None) -> "Totals":
         """The same sums over `op_figures` tuples (no row objects needed), each counted
         `counts[i]` times (a repeated operation is summed once, times its uses)."""
-        params = buffers = macs = flops = access = size = largest = 0
-        for (_op, _out, p, b, m, f, a, nbytes, act), n in zip(figures, counts or repeat(1)):
+        params = buffers = macs = flops = access = size = largest = inactive = 0
+        for (_op, _out, p, b, m, f, a, nbytes, act, idle), n in zip(figures, counts or repeat(1)):
             params = params + n * p
+            if idle:
+                inactive = inactive + n * idle
             buffers = buffers + n * b
             macs = macs + n * m
             flops = flops + n * f
@@ -126,7 +133,7 @@ class Totals:
             size = size + n * nbytes
             if type(act) is int and act > largest:
                 largest = act
-        return cls(params, buffers, macs, flops, access, size, largest)
+        return cls(params, buffers, macs, flops, access, size, largest, params - inactive)
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -105,7 +105,7 @@ def _composites(items: dict, item_list: dict) -> dict[str, dict[str, Any]]:
                                                                                          {"type": "null"}]}}],
                          "description": "a list of layer lists, or a mapping name -> layer list or one "
                                         "layer; an empty branch is the identity"},
-            "merge": {"enum": ["concat", "add", "matmul", "einsum"],
+            "merge": {"enum": ["concat", "add", "mul", "matmul", "einsum"],
                       "description": "how branch outputs combine (default concat); matmul: exactly two "
                                      "branches, a @ b; einsum: one operand per branch, by `equation`"},
             "merge_form": {"enum": ["matmul", "operator", "bmm"],
@@ -136,7 +136,7 @@ def spec_schema() -> dict[str, Any]:
     common = {"name": NAME, "when": WHEN}
     composites = _composites(items, item_list)
     what = {"sequential": "items in order", "residual": "body + shortcut (add)",
-            "parallel": "branches merged by concat, add, matmul or einsum", "gate": "input * body(input) (mul)",
+            "parallel": "branches merged by concat, add, mul, matmul or einsum", "gate": "input * body(input) (mul)",
             "block": "a named block, with parameters, repeated"}
     for kind, props in composites.items():
         assert set(props) | {"type"} | set(common) == COMPOSITE_KEYS[kind], kind

@@ -100,6 +100,10 @@ LAYER_FLAGS = {
     "scale": ["--input", "5,8"],
     "embedding": ["--num_embeddings", "10", "--embedding_dim", "8", "--input", "2,5"],
     "attention": ["--heads", "4", "--input", "5,16", "--causal"],
+    "moe": ["--experts", "4", "--top_k", "2", "--hidden", "8", "--input", "5,16"],
+    "class_token": ["--input", "5,16"],
+    "position_embedding": ["--input", "5,16", "--rows", "8", "--lookup"],
+    "select": ["--input", "5,16"],
 }
 
 

@@ -294,7 +294,10 @@ FIELDS = {
     "einsum": f"equation: 'abcd,de', others: [[{B}, 2]], others_are: buffer", "scale": "dim: 1",
     "embedding": f"num_embeddings: {B}, embedding_dim: {B}",
     "attention": f"heads: {B}, kv_heads: {B // 10}, head_dim: 2, causal: true, window: {B // 2}, rotary: true",
+    "moe": f"experts: {B}, top_k: {B // 2}, hidden: {B}, shared_experts: 3",
+    "class_token": f"tokens: {B}", "position_embedding": f"rows: {B * 2}, lookup: true", "select": "index: -1",
 }
+SEQUENCE_KINDS = ("attention", "moe", "class_token", "position_embedding", "select")
 MACS = {  # independent: Cout * Hout * Wout * (Cin/g) * K * K
     "conv": B * B * B * B * 9, "depthwise": B * (B - 2) ** 2 * 9, "pointwise": B**4,
     "separable": B * (B - 2) ** 2 * 9 + B * (B - 2) ** 2 * B, "linear": B**4,
@@ -309,7 +312,7 @@ def _kind_spec(kind: str) -> str:
                 else f"{{type: parallel, merge: {merge}, branches: [[{{type: identity}}], [{{type: relu}}]]}}")
     else:
         item = f"{{type: {kind}, {FIELDS.get(kind, '')}}}"
-    shape = f"[{B}, {B}]" if kind == "attention" else f"[{B}, {B}, {B}]"  # (N, T, d)
+    shape = f"[{B}, {B}]" if kind in SEQUENCE_KINDS else f"[{B}, {B}, {B}]"  # (N, T, d)
     return f"name: t\ninput: {shape}\nlayers:\n  - {item}\n"
 
 

@@ -102,7 +102,7 @@ def test_every_convention_prices_the_attention(name):
     ("merge: einsum\n    branches: {a: [], b: []}", "needs equation"),
     ("merge: einsum\n    equation: 'ab,bc,cd->ad'\n    branches: {a: [], b: []}", "3 operand(s), the operation 2"),
     ("merge: einsum\n    equation: 'a..b'\n    branches: {a: [], b: []}", "equation"),
-    ("merge: mul\n    branches: {a: [], b: []}", "concat, add, matmul or einsum"),
+    ("merge: max\n    branches: {a: [], b: []}", "concat, add, mul, matmul or einsum"),
 ])
 def test_bad_product_merges_are_located(extra, words):
     with pytest.raises(SpecError) as err:

@@ -37,10 +37,12 @@ SAMPLES: dict[str, dict] = {
     "einsum": {"equation": "abcd,de", "others": [[8, 3]], "others_are": "buffer"}, "scale": {"dim": 1},
     "embedding": {"num_embeddings": 10, "embedding_dim": 8, "padding_idx": 0, "max_norm": 1.0},
     "attention": {"heads": 4, "kv_heads": 2, "causal": True, "window": 4, "rotary": True},
+    "moe": {"experts": 4, "top_k": 2, "hidden": 8, "shared_experts": 1},
+    "class_token": {"tokens": 2}, "position_embedding": {"rows": 16, "lookup": True}, "select": {"index": -1},
 }
 """A valid layer of every kind (activations not listed take no field), for an [4, 8, 8] input
 (attention: [8, 8], a sequence of 8 tokens of 8 features)."""
-SEQUENCE_KINDS = ("attention",)
+SEQUENCE_KINDS = ("attention", "moe", "class_token", "position_embedding", "select")
 MERGES = ("add", "mul", "concat")
 """Kinds that need several inputs: the builder places them, a spec does not."""
 

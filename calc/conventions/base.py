@@ -27,6 +27,9 @@ OPS: tuple[str, ...] = (
     "matmul", "matmul_operator", "bmm", "einsum", "einsum_n", "scale", "embedding",
     "baddbmm", "attn_scale", "attn_mask", "rotary", "mha",
     "sdpa_scores", "sdpa_scale", "sdpa_mask", "sdpa_softmax", "sdpa_context",
+    "mha_in_proj", "mha_fast_in_proj", "mha_fast_out_proj", "mha_fast_bmm", "mha_fast_baddbmm",
+    "class_token", "position_embedding", "position_lookup", "select",
+    "moe_gating", "moe_dispatch", "moe_linear", "moe_combine",
 )
 """Every operation a `Tally` can name; every convention prices each one (zero is explicit)."""
 

@@ -12,6 +12,17 @@ from __future__ import annotations
 
 from calc.conventions.base import ZERO, Convention, Rule, per_op, refused, rule
 
+# Attention (calc.layers.attention): the primitives a model's attention runs, by how PyTorch
+# computes them.  Every rule below was checked against tests/fixtures/profilers/attention/ (made
+# by tools/oracle/attention.py; per-part formulas in docs/notes/attention-oracle.md).
+_MHA_PROJECTIONS = ("mha_in_proj", "mha_fast_in_proj", "mha_fast_out_proj")
+_SDPA = ("sdpa_scores", "sdpa_scale", "sdpa_mask", "sdpa_softmax", "sdpa_context")
+_ELEMENTWISE = ("attn_scale", "attn_mask", "rotary")
+
+
+def _each(ops: tuple[str, ...], r: Rule) -> dict[str, Rule]:
+    return dict.fromkeys(ops, r)
+
 THOP = Convention(
     name="thop",
     title="thop 0.1.1 profile() (PyPI 'thop', pytorch-OpCounter)",
@@ -40,6 +51,14 @@ THOP = Convention(
         adaptive_avgpool=rule("(prod(I/O) + 1) * out = in + out (float64, exact here)", in_elements=1, out_elements=1),
         upsample_nearest=rule("out", out_elements=1),
         upsample_bilinear=rule("11 * out", out_elements=11),
+        mha=rule("NB: 0, nn.MultiheadAttention is not in register_hooks (profile.py:21-66, looked up "
+                 "by exact type :188); its out_proj, a NonDynamicallyQuantizableLinear, is never "
+                 "called as a module"),
+        **_each(_MHA_PROJECTIONS, rule("F.linear inside F.multi_head_attention_forward: a functional "
+                                       "call, never counted")),
+        **_each(("baddbmm", "mha_fast_bmm", "mha_fast_baddbmm", *_SDPA, *_ELEMENTWISE),
+                rule("NB: 0, torch.bmm/baddbmm, F.scaled_dot_product_attention, F.softmax and the "
+                     "operators of scale, mask and rotary embedding are no modules")),
     ),
     notes=(
         "ReLU/ReLU6/LeakyReLU and max pools have zero-op hooks; ELU, Sigmoid, Tanh, Hardswish, "
@@ -84,6 +103,19 @@ FVCORE = Convention(
         adaptive_avgpool=rule("aten::adaptive_avg_pool2d: in", in_elements=1),
         upsample_nearest=rule("aten::upsample_nearest2d: out", out_elements=1),
         upsample_bilinear=rule("aten::upsample_bilinear2d: 4 * out", out_elements=4),
+        **_each(_MHA_PROJECTIONS, rule("aten::linear (jit_handles.py:99-110): in * out_features, bias "
+                                       "ignored; traced with grad enabled, so never the fast path",
+                                       macs=1)),
+        mha_fast_bmm=rule("aten::bmm bmm_flop_jit (jit_handles.py:113-124): macs; traced with grad "
+                          "enabled, so never the fast path", macs=1),
+        **_each(("baddbmm", "mha_fast_baddbmm"),
+                rule("NB: 0, aten::baddbmm (nn.MultiheadAttention's masked scores) has no handle "
+                     "(flop_count.py:26-44): reported by unsupported_ops()")),
+        **_each(_SDPA, rule("NB: 0, aten::scaled_dot_product_attention has no handle: reported by "
+                            "unsupported_ops()")),
+        **_each(_ELEMENTWISE, rule("NB: 0, aten::mul, add, neg have no handle (reported); cat is "
+                                   "ignored")),
+        mha=rule("the module itself: its traced ops are priced in their own rows"),
     ),
     notes=(
         "A conv with padding 'same' or 'valid' is aten::_convolution_mode, which fvcore 0.1.5 has "
@@ -148,6 +180,27 @@ PTFLOPS = Convention(
         **{op: _hook("NB: counted twice, hook on output[0] (one sample, out / N) then / N, + patched "
                      "F.interpolate (out)", power=2, out_elements=1, functional=dict(out_elements=1))
            for op in ("upsample_nearest", "upsample_bilinear")},
+        mha=_hook("nn.MultiheadAttention hook (pytorch_ops.py:180-243, MODULES_MAPPING :320), / N: "
+                  "q scaling T*d + T*d^2 + S*kdim^2 + S*vdim^2 (kdim*kdim, not kdim*d) + in-projection "
+                  "bias (T+2S)*d + H*T*S*(d//H + 1 + vdim//H) (scores, softmax, weighted sum; masks "
+                  "ignored) + T*vdim*(vdim+1) (out projection, bias always), times N; whether or "
+                  "not the fast path runs. The batch N is the tool's batch counter for one "
+                  "positional input (pytorch_engine.py:267-277); inputs passed by keyword make it 1",
+                  lhs_macs=1, in_elements=1, window=1, bias_adds=1),
+        **_each(_MHA_PROJECTIONS, rule("NB: 0, F.linear is not patched (pytorch_engine.py:349 "
+                                       "commented out): priced inside the nn.MultiheadAttention hook")),
+        mha_fast_bmm=rule("torch.bmm patched (pytorch_engine.py:441-443), _matmul_tensor_flops_hook "
+                          "(pytorch_ops.py:385-387): prod(first operand) * last axis, not divided "
+                          "by N; NB: counted again by the module hook; grad enabled, no fast path",
+                          lhs_macs=1),
+        **_each(("baddbmm", "mha_fast_baddbmm"),
+                rule("torch.baddbmm patched (pytorch_engine.py:448-449), _addmm_tensor_flops_hook "
+                     "(pytorch_ops.py:390-394): prod(q) * S + elements of the mask as passed, "
+                     "(1, T, S), not divided by N; NB: counted again by the module hook",
+                     lhs_macs=1, calflops_bias_adds=1)),
+        **_each(_SDPA, rule("NB: 0, F.scaled_dot_product_attention is not patched")),
+        **_each(_ELEMENTWISE, rule("NB: 0, the operators *, +, neg and torch.cat are not patched "
+                                   "(torch.mul/add method calls are)")),
     ),
     notes=(
         "Operators x + y, x * y do not reach the patched torch.add/mul: residual sums and gates cost 0.",
@@ -186,6 +239,20 @@ PTFLOPS_ATEN = Convention(
         einsum=rule("torch.einsum runs two operands as aten.bmm: macs", macs=1),
         einsum_n=refused("ptflops-aten on a 1- or 3-operand einsum, or one with no summed index: "
                          "which aten ops torch.einsum runs is not emulated"),
+        **_each(("mha_in_proj", "mha_fast_in_proj"),
+                rule("NB: aten.mm (aten_ops.py:23-33) + aten.add, not addmm: nn.MultiheadAttention's "
+                     "in-projection reads the batch-first input transposed, not contiguous, which "
+                     "ATen's linear does not fold into addmm; the bias add (aten.add) is not "
+                     "mapped (aten_ops.py:109-116): macs", macs=1)),
+        mha_fast_out_proj=rule("aten.addmm on the 2-D contiguous context (aten_ops.py:36-54): macs "
+                               "+ bias * out; grad enabled, never the fast path", macs=1, bias_adds=1),
+        mha_fast_bmm=rule("aten.bmm (aten_ops.py:57-68): macs; grad enabled, never the fast path", macs=1),
+        **_each(("baddbmm", "mha_fast_baddbmm"),
+                rule("NB: 0, aten.baddbmm (nn.MultiheadAttention's masked scores) is not in "
+                     "ATEN_OPS_MAPPING (aten_ops.py:109-116)")),
+        **_each(_SDPA, rule("NB: 0, on CPU SDPA runs aten._scaled_dot_product_flash_attention_for_cpu, "
+                            "not mapped (the math backend's bmm, under sdpa_kernel(MATH), would be "
+                            "counted: not emulated)")),
     ),
 )
 
@@ -207,6 +274,9 @@ TORCHINFO = Convention(
                        "charges every module's weight N times, a lookup's table included", batch_params=1),
         scale=rule("NB: 0, calculate_macs (layer_info.py:225-245) counts parameters named weight "
                    "or bias only; a layer scale's is gamma / layer_scale"),
+        mha=rule("NB: 0, nn.MultiheadAttention is no leaf (its child out_proj never runs as a "
+                 "module, so has no row): its parameters are in total_params, its MACs nowhere"),
+        **_each(_MHA_PROJECTIONS, rule("F.linear on the module's weights: no leaf module, 0")),
     ),
     functional_default=rule("no module, no parameters: 0"),
     method_default=rule("no module, no parameters: 0"),
@@ -228,6 +298,18 @@ TORCH = Convention(
         embedding=rule("NB: 0, no formula is registered for aten.embedding"),
         einsum_n=refused("FlopCounterMode on a 1- or 3-operand einsum, or one with no summed index: "
                          "which aten ops torch.einsum runs is not emulated"),
+        mha_in_proj=rule("aten.mm (+ aten.add, no formula): 2 * macs (flop_counter.py:159-169); bias "
+                         "ignored", macs=2),
+        baddbmm=rule("aten.baddbmm (flop_counter.py:191-196): 2 * macs, the added mask ignored; "
+                     "dense, causal masks are not discounted", macs=2),
+        **_each(("mha_fast_in_proj", "mha_fast_out_proj", "mha_fast_bmm", "mha_fast_baddbmm"),
+                rule("NB: 0, under torch.no_grad() (how the fixtures' runner calls FlopCounterMode) an "
+                     "eval-mode nn.MultiheadAttention runs as one aten._native_multi_head_attention "
+                     "(activation.py:1434), which has no formula; with grad enabled it does not: "
+                     "state fast_path: false")),
+        **_each(_SDPA, rule("NB: 0 on CPU: SDPA runs aten._scaled_dot_product_flash_attention_for_cpu, "
+                            "which has no formula (flop_counter.py:397-403 registers the GPU flash, "
+                            "efficient and cudnn kernels only, dense); the CPU figure is emulated")),
     ),
     notes=("No formula is registered for aten layer_norm, group_norm, native_*_norm, rms_norm: "
            "normalisations count 0.",),
@@ -277,6 +359,16 @@ CALFLOPS = Convention(
                               scaled_in=1, target_positions=1),
         upsample_bilinear=rule("F.interpolate: in with scale_factor; prod(size) with size (no N*C)",
                                scaled_in=1, target_positions=1),
+        **_each(_MHA_PROJECTIONS, rule("F.linear patched (pytorch_ops.py:454; rule :37-40), the call "
+                                       "inside F.multi_head_attention_forward included: 2 * macs, "
+                                       "bias ignored; grad enabled, never the fast path", macs=2)),
+        mha_fast_bmm=rule("NB: 0, the torch.bmm patch is commented out (pytorch_ops.py:511-512)"),
+        **_each(("baddbmm", "mha_fast_baddbmm"),
+                rule("torch.baddbmm patched (pytorch_ops.py:525), _tensor_addmm_flops_compute "
+                     "(:312-318): 2 * prod(q) * S + elements of the mask as passed, (1, T, S)",
+                     lhs_macs=2, calflops_bias_adds=1)),
+        **_each(_SDPA, rule("NB: 0, F.scaled_dot_product_attention is not patched")),
+        **_each(_ELEMENTWISE, rule("NB: 0, operators (*, +, neg) and torch.cat are not patched")),
     ),
     notes=(
         "ReLU6 (F.hardtanh), sigmoid, tanh, hardswish, hardsigmoid, dropout, cat are not patched: 0.",
@@ -298,6 +390,10 @@ TORCHVISION = Convention(
         **{op: rule("multiply-accumulates (assumed: vit_b_16's 17.56 needs the attention matmuls; "
                     "not yet checked against a torchvision model)", macs=1)
            for op in ("matmul", "matmul_operator", "bmm", "einsum")},
+        **_each((*_MHA_PROJECTIONS, "baddbmm", "mha_fast_bmm", "mha_fast_baddbmm", "sdpa_scores",
+                 "sdpa_context"),
+                rule("multiply-accumulates, dense (vit_b_16: 17,563,828,224 with the attention "
+                     "products at T = 197, the card's 17.564)", macs=1)),
     ),
     notes=("Despite the column name these are GMACs.",),
 )

@@ -56,6 +56,27 @@ _EXACT_ATTENTION = dict(
     mha=rule("the module row: its parts are priced in their own rows"),
 )
 
+_EXACT_TOKENS = dict(
+    **{op: rule("one add per element", out_elements=1) for op in ("position_embedding", "position_lookup")},
+    moe_gating=rule("per token: softmax over E (3E - 1), top-k (k(E - 1) comparisons), renormalise "
+                    "(2k - 1) (calc.layers.moe.gating_flops)", window=1),
+    moe_linear=rule("(2a - 1) per output of each routed (token, expert) pair, + bias", macs=2,
+                    dot_outputs=-1, bias_adds=1),
+    moe_combine=rule("k multiplies and k - 1 adds per feature of a token", in_elements=2, out_elements=-1),
+)
+
+_MHA_PROJECTIONS = ("mha_in_proj", "mha_fast_in_proj", "mha_fast_out_proj")
+"""nn.MultiheadAttention's projections (calc.layers.attention): linear layers, named apart
+because tools see them differently (the in-projection reads a transposed input; the fast path)."""
+
+_EXACT_MHA = dict(
+    **{op: rule("(2*Cin - 1)*Cout, +Cout with bias, as linear", macs=2, dot_outputs=-1, bias_adds=1)
+       for op in _MHA_PROJECTIONS},
+    mha_fast_bmm=rule("k products and k-1 adds per output, as bmm", macs=2, dot_outputs=-1),
+    mha_fast_baddbmm=rule("k products and k-1 adds per score, + one add of the mask, as baddbmm",
+                          macs=2, dot_outputs=-1, bias_adds=1),
+)
+
 _EXACT_ACTIVATIONS = dict(
     relu=rule("max(x, 0)", out_elements=1),
     relu6=rule("min(max(x, 0), 6)", out_elements=2),
@@ -92,6 +113,8 @@ EXACT = Convention(
         **_EXACT_NORMS,
         **_EXACT_TENSOR,
         **_EXACT_ATTENTION,
+        **_EXACT_MHA,
+        **_EXACT_TOKENS,
     ),
     notes=(
         "Pooling windows are nominal: padded positions are counted as visited.",
@@ -109,8 +132,12 @@ TWO_MAC = Convention(
         conv=rule("2 per multiply-accumulate, bias ignored", macs=2),
         deconv=rule("2 per multiply-accumulate, bias ignored", macs=2),
         linear=rule("2 per multiply-accumulate, bias ignored", macs=2),
-        **{op: rule("2 per product of a matmul or einsum", macs=2)
-           for op in ("matmul", "matmul_operator", "bmm", "einsum", "einsum_n")},
+        **{op: rule("2 per product of a matmul, einsum or attention product", macs=2)
+           for op in ("matmul", "matmul_operator", "bmm", "einsum", "einsum_n", "baddbmm",
+                      "sdpa_scores", "sdpa_context", "moe_linear")},
+        **{op: rule("2 per multiply-accumulate, bias ignored (nn.MultiheadAttention's projections)", macs=2)
+           for op in _MHA_PROJECTIONS},
+        mha_fast_bmm=rule("2 per product, as bmm", macs=2),
     ),
 )
 
@@ -125,7 +152,11 @@ MACC = Convention(
         linear=rule("multiply-accumulates", macs=1),
         batchnorm=rule("folded into the previous layer at inference"),
         **{op: rule("multiply-accumulates (products)", macs=1)
-           for op in ("matmul", "matmul_operator", "bmm", "einsum", "einsum_n")},
+           for op in ("matmul", "matmul_operator", "bmm", "einsum", "einsum_n", "baddbmm",
+                      "sdpa_scores", "sdpa_context", "moe_linear")},
+        **{op: rule("multiply-accumulates (nn.MultiheadAttention's projections)", macs=1)
+           for op in _MHA_PROJECTIONS},
+        mha_fast_bmm=rule("multiply-accumulates, as bmm", macs=1),
         scale=rule("a layer scale folds into the previous layer at inference, like batch norm"),
         relu=rule("seed: H*W*C", out_elements=1),
         relu6=rule("as relu", out_elements=1),

@@ -11,12 +11,14 @@ from calc.layers.deconv import Deconv
 from calc.layers.embedding import Embedding
 from calc.layers.linear import Linear
 from calc.layers.merge import Concat, ElementwiseMerge
+from calc.layers.moe import MoE
 from calc.layers.norm import BatchNorm, GroupNorm, InstanceNorm, LayerNorm, LayerNorm2d, RMSNorm
 from calc.layers.pool import AdaptivePool, GlobalPool, Pool
 from calc.layers.reshape import (
     ChannelShuffle, Chunk, Dropout, Flatten, Identity, Permute, Reshape, Split, Transpose,
 )
 from calc.layers.tensor import Einsum, Matmul, Scale
+from calc.layers.tokens import ClassToken, PositionEmbedding, Select
 from calc.layers.upsample import Upsample
 
 KINDS: tuple[type[Layer], ...] = (
@@ -24,6 +26,7 @@ KINDS: tuple[type[Layer], ...] = (
     Pool, AdaptivePool, GlobalPool, ElementwiseMerge, Concat, Flatten, Dropout, Identity,
     ChannelShuffle, Upsample, LayerNorm, LayerNorm2d, RMSNorm, GroupNorm, InstanceNorm,
     Permute, Transpose, Reshape, Split, Chunk, Matmul, Einsum, Scale, Embedding, Attention,
+    MoE, ClassToken, PositionEmbedding, Select,
 )
 
 
@@ -42,7 +45,7 @@ REGISTRY: dict[str, type[Layer]] = _registry()
 
 __all__ = [
     "KINDS", "REGISTRY", "Activation", "ActivationKind", "AdaptivePool", "Attention", "BatchNorm",
-    "ChannelShuffle", "Chunk", "Concat", "Conv", "Deconv", "Depthwise", "Dropout", "Einsum", "ElementwiseMerge", "Embedding",
+    "ChannelShuffle", "Chunk", "ClassToken", "MoE", "PositionEmbedding", "Select", "Concat", "Conv", "Deconv", "Depthwise", "Dropout", "Einsum", "ElementwiseMerge", "Embedding",
     "Flatten", "GlobalPool", "GroupNorm", "Identity", "InstanceNorm", "Layer", "LayerNorm",
     "LayerNorm2d", "Linear", "Matmul", "Permute", "Pointwise", "Pool", "RMSNorm", "Reshape",
     "Scale", "Separable", "Split", "Transpose", "Upsample",

@@ -25,10 +25,20 @@ queries come last: query i is at position S - T + i.
     sdpa   nn.Linear projections, F.scaled_dot_product_attention for the middle (one call:
            ops sdpa_scores, sdpa_scale, sdpa_mask, sdpa_softmax, sdpa_context)
     mha    nn.MultiheadAttention: packed in-projection F.linear(x, in_proj_weight) (separate
-           weights when cross), q * scale, torch.bmm (baddbmm with a mask), F.softmax, torch.bmm,
-           F.linear(out_proj); with need_weights: false its middle is the sdpa call.  An extra
-           zero-cost row `module` stands for the module itself (tools that hook
+           weights when cross; op mha_in_proj: on the batch-first input, transposed, it runs as
+           aten mm + add, not addmm), q * scale, torch.bmm (baddbmm with a mask), F.softmax,
+           torch.bmm, F.linear(out_proj); with need_weights: false its middle is the sdpa call.
+           An extra zero-cost row `module` stands for the module itself (tools that hook
            nn.MultiheadAttention price it there).
+           With grad disabled, an eval-mode self attention with an in-projection bias, an even
+           head count and no float mask runs instead as one fused op,
+           torch._native_multi_head_attention (torch/nn/modules/activation.py:1327-1450), which
+           only a tool that runs under no_grad sees (FlopCounterMode as it is usually called,
+           thop, torchinfo).  Such a module's products are the ops mha_fast_in_proj,
+           mha_fast_bmm, mha_fast_baddbmm, mha_fast_out_proj (the same counts; conventions
+           of tools that do not take the fast path price them as mha_in_proj, bmm, baddbmm and
+           the functional linear).  `fast_path: false` says the module does not take it
+           (training mode, a float mask).
 """
 
 from typing import Any, Literal
@@ -122,11 +132,14 @@ class Projection(_Part):
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         x, d = inputs[0], inputs[-1][-1]
         if self.count == 0:
-            return linear_tally(x, d, self.bias)
-        h = self.head_dim if self.head_dim is not None else d // self.heads
-        if self.tokens is not None:
-            x = (x[0], self.tokens, self.features if self.features is not None else d)
-        return linear_tally(x, self.count * h, self.bias)
+            t = linear_tally(x, d, self.bias)
+        else:
+            h = self.head_dim if self.head_dim is not None else d // self.heads
+            if self.tokens is not None:
+                x = (x[0], self.tokens, self.features if self.features is not None else d)
+            t = linear_tally(x, self.count * h, self.bias)
+        t.op = self.op  # linear, or one of nn.MultiheadAttention's (mha_in_proj, ...); t is new
+        return t
 
 
 class LastSlice(_Part):
@@ -144,7 +157,10 @@ class LastSlice(_Part):
 
 class Scores(_Part):
     """q (N, T, H*h) . k (N, S', G*h)^T -> (N, H, T, S): each query head against its group's key
-    head (baddbmm adds the additive mask too, one add per score)."""
+    head (baddbmm adds the additive mask too, one add per score: bias_adds).  For baddbmm,
+    calflops_bias_adds is the added tensor's elements as nn.MultiheadAttention passes it: its
+    2-D (T, S) attn_mask unsqueezed to (1, T, S) (torch/nn/functional.py:7058), T*S, which is
+    what calflops and ptflops recompute from the call's arguments."""
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         q, k = inputs
@@ -153,9 +169,11 @@ class Scores(_Part):
         h = q[-1] // H
         masked = self._masked(N, H, T, S)
         outputs = N * H * T * S
+        added = self.op in ("baddbmm", "mha_fast_baddbmm")
         return Tally(op=self.op, inputs=inputs, output=(N, H, T, S),
                      macs=attention_macs(N, H, T, S, h), dot_outputs=outputs,
-                     bias_adds=outputs if self.op == "baddbmm" else 0,
+                     bias_adds=outputs if added else 0,
+                     calflops_bias_adds=T * S if added else 0,
                      masked_macs=masked * h, masked_outputs=masked)
 
 
@@ -196,8 +214,12 @@ class ModuleRow(_Part):
     """nn.MultiheadAttention itself, costing nothing (no MACs, no memory traffic: its parts have
     rows of their own): where tools that hook the module price it.
     Its tally states the module's sizes as counters: macs_all the products of its projections,
-    scores and context; bias_adds its projection biases; rows the softmax rows N*H*T; window
-    the score entries N*H*T*S; in_elements the elements of q."""
+    scores and context; bias_adds its in-projection bias adds N*(T + 2S)*d; rows the softmax
+    rows N*H*T; window the score entries N*H*T*S; in_elements the elements of q; lhs_macs the
+    products as ptflops' module hook recomputes them from the module's inputs (ptflops 0.7.5
+    pytorch_ops.py:180-243): N*(T*d^2 + S*kd^2 + S*vd^2 + H*T*S*(d//H) + H*T*S*(vd//H) +
+    T*vd*(vd + 1)), kd = vd the key/value width (kdim*kdim, not kdim*d; the output projection
+    at vdim with its bias always counted)."""
 
     kv_dim: Any = None
     bias: bool = True
@@ -209,11 +231,13 @@ class ModuleRow(_Part):
         H = self.heads
         h = d // H
         d_kv = d if self.kv_dim is None else self.kv_dim
+        hook = (T * d * d + 2 * S * d_kv * d_kv + H * T * S * (d // H) + H * T * S * (d_kv // H)
+                + T * d_kv * (d_kv + 1))
         return Tally(
             op="mha", inputs=inputs, output=x,
             macs=0, macs_all=projection_macs(N, T, d, H, H, h, S, d_kv) + 2 * attention_macs(N, H, T, S, h),
-            bias_adds=flag(self.bias) * N * (2 * T + 2 * S) * d,
-            rows=N * H * T, window=N * H * T * S,
+            bias_adds=flag(self.bias) * N * (T + 2 * S) * d,
+            rows=N * H * T, window=N * H * T * S, lhs_macs=N * hook,
         )
 
 
@@ -248,6 +272,9 @@ class Attention(TensorInput):
         "matmul", description="eager only: torch.matmul, or the @ operator")
     need_weights: bool = Field(
         True, description="mha only: PyTorch's need_weights (false: the middle is one sdpa call)")
+    fast_path: bool | None = Field(
+        None, description="mha only: fused inference path under no_grad (default: where it can; "
+                          "false: training mode or a float mask)")
 
     @model_validator(mode="after")
     def _consistent(self) -> "Attention":
@@ -285,7 +312,25 @@ class Attention(TensorInput):
         elif not self.need_weights:
             raise SpecError("need_weights applies to fused: mha", field="need_weights",
                             expected="fused: mha, or no need_weights")
+        if self.fast_path is not None and self.fused != "mha":
+            raise SpecError("fast_path applies to fused: mha (nn.MultiheadAttention)", field="fast_path",
+                            expected="fused: mha, or no fast_path")
+        if self.fast_path and not self._fast_path_possible():
+            raise SpecError("nn.MultiheadAttention takes its fast path only for self attention with "
+                            "an in-projection bias and an even number of heads "
+                            "(torch/nn/modules/activation.py:1362-1434)", field="fast_path",
+                            expected="no fast_path, or fast_path: false")
         return self
+
+    def _fast_path_possible(self) -> bool:
+        return not self.cross and self.qkv_bias and self.heads % 2 == 0
+
+    def takes_fast_path(self) -> bool:
+        """Whether nn.MultiheadAttention, run with grad disabled, computes this module as the
+        one fused op torch._native_multi_head_attention (activation.py:1327-1450): eval mode
+        and no float mask (fast_path not false), self attention (query is key is value), an
+        in-projection bias, an even head count, batch-first input (calc's (N, T, d))."""
+        return self.fused == "mha" and self.fast_path is not False and self._fast_path_possible()
 
     # -- shapes ----------------------------------------------------------------------------------
     def check_inputs(self, inputs: tuple[Shape, ...]) -> None:
@@ -325,6 +370,7 @@ class Attention(TensorInput):
     def graph(self) -> list[tuple[str, Layer, tuple[int, ...]]]:
         heads, kv = self.heads, self.kv_heads or self.heads
         mha = self.fused == "mha"
+        fast = "mha_fast_" if self.takes_fast_path() else ""
         sdpa = self.fused == "sdpa" or (mha and not self.need_weights)
         call = "functional" if mha else "module"
         shared = dict(heads=heads, kv_heads=kv, head_dim=self.head_dim, S=self.kv_len,
@@ -336,7 +382,10 @@ class Attention(TensorInput):
             return len(out) - 1
 
         def project(suffix: str, count: int, bias: bool, *refs: int, **cross: Any) -> int:
-            return add(suffix, Projection, *refs, op="linear", count=count, bias=bias, call=call, **cross)
+            op = "linear"
+            if mha:  # the in-projections (count > 0) read the transposed batch-first input
+                op = ((fast or "mha_") + "in_proj") if count else (fast + "out_proj" if fast else "linear")
+            return add(suffix, Projection, *refs, op=op, count=count, bias=bias, call=call, **cross)
 
         if mha:
             add("module", ModuleRow, -1, op="mha", kv_dim=self.kv_dim, bias=self.qkv_bias)
@@ -356,7 +405,7 @@ class Attention(TensorInput):
         if sdpa:
             names = ("sdpa_scores", "sdpa_scale", "sdpa_mask", "sdpa_softmax", "sdpa_context")
         elif mha:
-            names = ("baddbmm" if self.causal else "bmm", "attn_scale", "", "softmax", "bmm")
+            names = (fast + ("baddbmm" if self.causal else "bmm"), "attn_scale", "", "softmax", fast + "bmm")
         else:
             matmul = "matmul" if self.form == "matmul" else "matmul_operator"
             names = (matmul, "attn_scale", "attn_mask", "softmax", matmul)

@@ -9,7 +9,7 @@ their position, as in nn.Sequential) and `when: EXPR` (left out when EXPR is 0 o
                 active: EXPR (0: just the body, no sum)            -> body + shortcut  (add)
     parallel    branches: [[...], ...] or {name: [...]} (a branch may be one layer mapping,
                 which then takes the branch's name as its path), merge: concat | add |
-                matmul | einsum, split: true (equal channel chunks) or [c1, c2, ...]
+                mul | matmul | einsum, split: true (equal channel chunks) or [c1, c2, ...]
                                                                   -> merged branches
                 merge: matmul     exactly two branches, a @ b (torch.matmul); merge_form:
                                   matmul | operator | bmm says how PyTorch calls it (default
@@ -613,10 +613,10 @@ class Builder:
             return self.merge(join(base, merge), merged, tuple(outputs), item)
         if merge == "concat":
             return self.merge(join(base, "concat"), Concat(), tuple(outputs), item)
-        if merge == "add":
-            return self.merge(join(base, "add"), ElementwiseMerge(type="add"), tuple(outputs), item)
+        if merge in ("add", "mul"):
+            return self.merge(join(base, merge), ElementwiseMerge(type=merge), tuple(outputs), item)
         raise self.error(f"unknown merge {show(merge)}", item, "merge", path=base, field="merge",
-                         expected="concat, add, matmul or einsum")
+                         expected="concat, add, mul, matmul or einsum")
 
     def _product_merge(self, item: dict, base: str, count: int) -> Layer | None:
         """The Matmul (merge: matmul) or Einsum (merge: einsum) whose operands are the branch

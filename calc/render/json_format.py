@@ -2,9 +2,11 @@
 
 {"schema_version", "name", "convention": {"name", "title", "source"}, "dtype", "input_shapes",
  "output_shape", "options": {"fold_bn", "depth", "top"},
- "totals": {"params", "buffers", "macs", "flops", "mem_access", "mem_bytes", "largest_activation"},
+ "totals": {"params", "buffers", "macs", "flops", "mem_access", "mem_bytes", "largest_activation",
+            "active_params"},
  "layers": [{"path", "kind", "op", "output_shape", "params", "buffers", "macs", "flops",
-             "mem_access", "mem_bytes", "activations"[, "input_shapes", "kernel"]}]}
+             "mem_access", "mem_bytes", "activations"[, "inactive_params", "input_shapes",
+             "kernel"]}]}
 `macs` are always the multiply-accumulates of dot-product layers (bias excluded); `flops` are
 the named convention's; `mem_access` in elements, `mem_bytes` in bytes.  An option is null when
 not applied (`fold_bn` null: not stated by the report's maker).  A layer has `input_shapes` and
@@ -73,7 +75,8 @@ def convention_dict(convention: Any) -> dict[str, Any]:
 
 
 def _layers(report: Report) -> list[dict[str, Any]]:
-    layers = [{k: _plain(v) for k, v in asdict(row).items()} for row in report.rows]
+    layers = [{k: _plain(v) for k, v in asdict(row).items() if k != "inactive_params" or v}
+              for row in report.rows]
     if report.layer_shapes is not None:
         for layer, shapes in zip(layers, report.layer_shapes):
             layer["input_shapes"] = _plain(shapes.inputs)

@@ -49,6 +49,8 @@ def _caption(report: Report) -> str:
         f"{report.name}: input {', '.join(shape(s) for s in report.input_shapes)}; "
         f"convention {c.name} ({c.title}); dtype {report.dtype.value}; "
         f"largest activation {count(report.totals.largest_activation, False)}"
+        + (f"; active params per token {count(t.active_params, False)}"
+           if (t := report.totals).active_params != t.params else "")
         + "".join(f"; {k} {_option_text(v)}" for k, v in _options(report).items())
     )
 
