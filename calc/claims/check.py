@@ -381,7 +381,7 @@ def conventions_for(spec: CheckSpec) -> list[str | None]:
                          expected="one of " + ", ".join(conventions.CONVENTIONS))
     if spec.quantity != "flops":
         return [spec.convention]
-    return [spec.convention] if spec.convention else list(conventions.CONVENTIONS)
+    return [spec.convention] if spec.convention else conventions.distinct_for({spec.kind})
 
 
 def run_check(spec: CheckSpec) -> CheckResult:

@@ -278,7 +278,8 @@ def _value_outcomes(claim: Claim, asked: str | None) -> list[Outcome]:
     from calc.symbolic import sympy
 
     uses_flops = any(n.endswith(".flops") for n, _ in names(claim.expression, dotted=True))
-    labels: list[str | None] = [asked] if asked or not uses_flops else list(conventions.CONVENTIONS)
+    kinds = {layer.kind for layer in claim.layers.values()}
+    labels: list[str | None] = [asked] if asked or not uses_flops else list(conventions.distinct_for(kinds))
     outcomes = []
     for label in labels:
         convention = conventions.get(label or conventions.DEFAULT)

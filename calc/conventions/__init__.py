@@ -49,6 +49,18 @@ def get(name: str) -> Convention:
     raise UnknownConventionError(f"unknown convention {name!r}{hint}", expected=names)
 
 
+MASK_KINDS = ("attention",)
+"""Kinds whose counts a mask changes: 'needed' differs from 'exact' only on them."""
+
+
+def distinct_for(kinds: "set[str] | None" = None) -> list[str]:
+    """The conventions worth checking a claim about these layer kinds under: every one, but
+    'needed' only when an attention is involved (elsewhere it prices exactly as 'exact')."""
+    if kinds is not None and not set(kinds) & set(MASK_KINDS):
+        return [name for name in CONVENTIONS if name != "needed"]
+    return list(CONVENTIONS)
+
+
 def resolve(convention: Convention | str | None) -> Convention:
     """A `Convention` as given, or the one a name stands for; None is the default ('exact')."""
     if isinstance(convention, Convention):

@@ -17,7 +17,7 @@ Tensor operations (calc.layers.tensor): a matmul's output sums k products with k
 
 from __future__ import annotations
 
-from calc.conventions.base import ZERO, Convention, per_op, rule
+from calc.conventions.base import ZERO, Convention, Rule, per_op, rule
 
 _EXACT_NORMS = dict(
     **{op: rule("5n+2 per row of n (mean, centre, variance, eps, sqrt, divide; 2 per element "
@@ -123,6 +123,44 @@ EXACT = Convention(
     ),
 )
 
+def _skipping_masked(op: str) -> Rule:
+    """EXACT's rule for `op`, less what a causal or sliding-window mask makes unnecessary: the
+    masked products and their adds (masked_macs, masked_outputs), the masked score entries'
+    scaling and softmax terms, and the mask itself.  Operations outside attention have no
+    masked entries: their rules are EXACT's in effect."""
+    base = EXACT.rules[op]
+    if op.endswith("_mask"):
+        return rule("no mask to apply: masked entries are never computed")
+    extra: dict[str, int] = {}
+    if any(c.value == "macs" for c, _ in base.terms):
+        extra = dict(masked_macs=-2, masked_outputs=1)  # k products, k - 1 adds per kept output
+        if op.endswith("baddbmm"):
+            extra["bias_adds"] = -1  # and no mask to add
+    elif op.endswith("_scale"):
+        extra = dict(masked_outputs=-1)
+    elif op.endswith("softmax"):
+        extra = dict(masked_outputs=-3)
+    if not extra:
+        return base
+    terms = {c.value: k for c, k in base.terms}
+    for name, k in extra.items():
+        terms[name] = terms.get(name, 0) + k
+    return rule(base.note + "; masked entries skipped", **terms)
+
+
+NEEDED = Convention(
+    name="needed",
+    title="Every multiply and add a masked attention needs",
+    source="calc.layers.attention.visible_pairs: causal and sliding-window masks",
+    rules={op: _skipping_masked(op) for op in EXACT.rules},
+    notes=(
+        "As 'exact', except that products, scales and softmax terms of attention entries a causal "
+        "or sliding-window mask discards are not counted (a kernel that skips them, as "
+        "FlashAttention's causal mode skips whole blocks; dense kernels compute them).",
+        "The MACs column stays the dense count; compare the two conventions to see the saving.",
+    ),
+)
+
 TWO_MAC = Convention(
     name="2mac",
     title="FLOPs = 2 x MACs",
@@ -197,4 +235,4 @@ PARAMS_X_PIXELS = Convention(
     ),
 )
 
-SEED_CONVENTIONS = (EXACT, TWO_MAC, MACC, PARAMS_X_PIXELS)
+SEED_CONVENTIONS = (EXACT, NEEDED, TWO_MAC, MACC, PARAMS_X_PIXELS)
