@@ -97,6 +97,7 @@ def _composites(items: dict, item_list: dict) -> dict[str, dict[str, Any]]:
             "body": listed("the main path"),
             "shortcut": listed("the shortcut path (absent or empty: identity)"),
             "shortcut_name": {"type": "string", "description": "path segment of the shortcut (default shortcut)"},
+            "merge_name": {"type": "string", "description": "path segment of the sum (default add)"},
             "active": {**CONDITION, "description": "0 or false: the body alone, no shortcut and no sum"},
         },
         "parallel": {

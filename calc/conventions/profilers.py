@@ -240,10 +240,11 @@ PTFLOPS_ATEN = Convention(
         einsum_n=refused("ptflops-aten on a 1- or 3-operand einsum, or one with no summed index: "
                          "which aten ops torch.einsum runs is not emulated"),
         **_each(("mha_in_proj", "mha_fast_in_proj"),
-                rule("NB: aten.mm (aten_ops.py:23-33) + aten.add, not addmm: nn.MultiheadAttention's "
-                     "in-projection reads the batch-first input transposed, not contiguous, which "
-                     "ATen's linear does not fold into addmm; the bias add (aten.add) is not "
-                     "mapped (aten_ops.py:109-116): macs", macs=1)),
+                rule("NB: nn.MultiheadAttention's in-projection reads the batch-first input "
+                     "transposed, (T, N, d): contiguous only when N = 1 or T = 1, where ATen's "
+                     "linear runs aten.addmm (aten_ops.py:36-54), macs + bias * out; otherwise "
+                     "aten.mm (:23-33) + aten.add, which is not mapped (:109-116): the bias adds "
+                     "(merge_ops) unpriced", macs=1, bias_adds=1, merge_ops=-1)),
         mha_fast_out_proj=rule("aten.addmm on the 2-D contiguous context (aten_ops.py:36-54): macs "
                                "+ bias * out; grad enabled, never the fast path", macs=1, bias_adds=1),
         mha_fast_bmm=rule("aten.bmm (aten_ops.py:57-68): macs; grad enabled, never the fast path", macs=1),

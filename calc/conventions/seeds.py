@@ -208,6 +208,8 @@ MACC = Convention(
         silu=_EXACT_ACTIVATIONS["silu"],
         gelu=_EXACT_ACTIVATIONS["gelu"],
         softmax=_EXACT_ACTIVATIONS["softmax"],
+        **{op: _EXACT_ATTENTION[op] for op in ("sdpa_softmax", "attn_scale", "attn_mask", "sdpa_scale",
+                                                "sdpa_mask", "rotary")},
         **_EXACT_NORMS,
         maxpool=rule("seed: Hout*Wout*Cout*K*K", window=1),
         avgpool=rule("seed: Hout*Wout*Cout*K*K", window=1),
@@ -232,6 +234,10 @@ PARAMS_X_PIXELS = Convention(
         conv=rule("(Cin/g*K^2*Cout + Cout) * Hout*Wout", macs=1, bias_adds=1),
         deconv=rule("products plus bias adds, by analogy", macs=1, bias_adds=1),
         linear=rule("Cin*Cout + Cout", macs=1, bias_adds=1),
+        **{op: rule("Cin*Cout + Cout: nn.MultiheadAttention's projections are linear layers",
+                    macs=1, bias_adds=1) for op in _MHA_PROJECTIONS},
+        moe_linear=rule("Cin*Cout + Cout per routed (token, expert) pair: expert linear layers",
+                        macs=1, bias_adds=1),
     ),
 )
 

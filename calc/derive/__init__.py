@@ -26,6 +26,7 @@ TOPICS: dict[str, str] = {
     "global-pool": "calc.derive.global_pool",
     "activation": "calc.derive.activation",
     "layernorm": "calc.derive.layernorm",
+    "attention": "calc.derive.attention",
     "seeds": "calc.derive.seeds",
 }
 """topic name -> module defining TITLE and build()."""

@@ -26,8 +26,9 @@ queries come last: query i is at position S - T + i.
            ops sdpa_scores, sdpa_scale, sdpa_mask, sdpa_softmax, sdpa_context)
     mha    nn.MultiheadAttention: packed in-projection F.linear(x, in_proj_weight) (separate
            weights when cross; op mha_in_proj: on the batch-first input, transposed, it runs as
-           aten mm + add, not addmm), q * scale, torch.bmm (baddbmm with a mask), F.softmax,
-           torch.bmm, F.linear(out_proj); with need_weights: false its middle is the sdpa call.
+           aten mm + add, not addmm, unless N = 1 or T = 1), q * scale, torch.bmm (baddbmm with
+           a mask), F.softmax, torch.bmm, F.linear(out_proj); with need_weights: false its
+           middle is the sdpa call.
            An extra zero-cost row `module` stands for the module itself (tools that hook
            nn.MultiheadAttention price it there).
            With grad disabled, an eval-mode self attention with an in-projection bias, an even
@@ -122,7 +123,12 @@ class Projection(_Part):
     `count` heads of head_dim, from the attention's input x (N, T, d).  k and v in cross
     attention project another sequence of `tokens` x `features`, not a value of the network: its
     shape stands in for the input.  The output projection (`count` 0) reads (context, x) and maps
-    context back to x's width d."""
+    context back to x's width d.
+    nn.MultiheadAttention's in-projections (mha_in_proj, mha_fast_in_proj) read its batch-first
+    input transposed to (T, N, d), which is contiguous only when N = 1 or T = 1: ATen's linear
+    then runs one addmm, bias included; otherwise mm and a separate aten.add of the bias: those
+    separate adds are its merge_ops (0 when contiguous; ptflops' aten backend prices addmm, not
+    add)."""
 
     count: Any = 1
     bias: bool = True
@@ -139,6 +145,8 @@ class Projection(_Part):
                 x = (x[0], self.tokens, self.features if self.features is not None else d)
             t = linear_tally(x, self.count * h, self.bias)
         t.op = self.op  # linear, or one of nn.MultiheadAttention's (mha_in_proj, ...); t is new
+        if self.op in ("mha_in_proj", "mha_fast_in_proj"):  # (rows, N, d) contiguous iff 1 in (N, rows)
+            t.merge_ops = t.bias_adds * min_(x[0] - 1, 1) * min_(x[1] - 1, 1)
         return t
 
 

@@ -4,7 +4,8 @@ and picking one token out.  Input (N, T, d).
     class_token          prepend `tokens` learned vectors (ViT's class token; register tokens):
                          (N, T, d) -> (N, T + tokens, d), params tokens * d, no arithmetic
     position_embedding   add a learned table of `rows` x d, one row per position (ViT's
-                         pos_embedding, GPT-2's wpe, BERT's position and token-type embeddings):
+                         pos_embedding, GPT-2's wpe, BERT's position embeddings; a table looked up
+                         by other ids, as BERT's token types, is an `embedding` whose output is added):
                          params rows * d, N * T * d adds; rows >= T when it is looked up by position
                          (default rows = T, a table added whole, as ViT's)
     select               x[:, index] (dim 1 by default): the axis dropped, a view (ViT's head

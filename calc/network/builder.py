@@ -6,6 +6,7 @@ their position, as in nn.Sequential) and `when: EXPR` (left out when EXPR is 0 o
 
     sequential  layers: [...]
     residual    body: [...], shortcut: [...] (absent or empty: identity), shortcut_name,
+                merge_name (the sum's path segment, default add),
                 active: EXPR (0: just the body, no sum)            -> body + shortcut  (add)
     parallel    branches: [[...], ...] or {name: [...]} (a branch may be one layer mapping,
                 which then takes the branch's name as its path), merge: concat | add |
@@ -67,7 +68,7 @@ from calc.yamlload import Located
 
 COMPOSITE_KEYS: dict[str, frozenset[str]] = {
     "sequential": frozenset({"type", "name", "when", "layers"}),
-    "residual": frozenset({"type", "name", "when", "body", "shortcut", "shortcut_name", "active"}),
+    "residual": frozenset({"type", "name", "when", "body", "shortcut", "shortcut_name", "merge_name", "active"}),
     "parallel": frozenset({"type", "name", "when", "branches", "merge", "split", "merge_form", "equation"}),
     "gate": frozenset({"type", "name", "when", "body"}),
     "block": frozenset({"type", "name", "when", "block", "with", "repeat", "overrides"}),
@@ -450,7 +451,8 @@ class Builder:
         for i, (suffix, prim, refs) in enumerate(primitives):
             checks = stated if i == 0 else None
             inputs = tuple([cur if r < 0 else values[r] for r in refs])
-            values.append(self.emit(join(path, suffix), prim.kind, prim, inputs, checks, locate, item))
+            values.append(self.emit(join(path, suffix), prim.kind, prim, inputs, checks, locate, item,
+                                    record_path=path if checks is not None and suffix else None))
         if "tie" in item:
             self._tie(item, first, path)
         return values[-1]
@@ -525,7 +527,8 @@ class Builder:
         return self.shared.setdefault(key, layer)
 
     def emit(self, path: str, kind: str, layer: Layer, inputs: tuple[int, ...], checks: Layer | None,
-             locate: Callable[[str | None], Location | None], item: Any) -> int:
+             locate: Callable[[str | None], Location | None], item: Any,
+             record_path: str | None = None) -> int:
         if path in self.seen:
             first = self.src.where(self.seen[path])
             raise self.error(
@@ -537,7 +540,7 @@ class Builder:
             raise self.error(f"network has more than {MAX_OPS:,} operations", item, path=path,
                              expected="a smaller network (real networks have fewer than 10,000)")
         self.seen[path] = item
-        self.ops.append(Op(path, kind, layer, inputs, checks, locate))
+        self.ops.append(Op(path, kind, layer, inputs, checks, locate, record_path))
         return len(self.ops)
 
     def merge(self, path: str, layer: Layer, inputs: tuple[int, ...], item: dict) -> int:
@@ -563,7 +566,11 @@ class Builder:
         if item.get("shortcut"):
             short = self.items(item["shortcut"], cur, self.path(base, shortcut_name, item, "shortcut_name"),
                                scope, item, "shortcut")
-        return self.merge(join(base, "add"), ElementwiseMerge(type="add"), (body, short), item)
+        merge_name = item.get("merge_name", "add")
+        if not isinstance(merge_name, str) or not merge_name or "." in merge_name:
+            raise self.error("merge_name must be a plain name", item, "merge_name", path=base,
+                             field="merge_name", expected="a name without dots, e.g. add or attn_add")
+        return self.merge(join(base, merge_name), ElementwiseMerge(type="add"), (body, short), item)
 
     def _gate(self, item: dict, cur: int, base: str, scope: Mapping[str, Any]) -> int:
         if "body" not in item:

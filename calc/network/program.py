@@ -36,6 +36,10 @@ class Op:
     """The spec record whose stated input fields (Cin, H, W, ...) are checked against the input."""
     locate: Callable[[str | None], Location | None] | None = None
     """Where the spec wrote this operation, or one of its fields."""
+    record_path: str | None = None
+    """The path of the spec record this operation expands, where it differs from `path` (the
+    first primitive of an attention, `blocks.0.attn.q`, checks the record `blocks.0.attn`):
+    errors of the record's stated input are placed there."""
     tie: str | None = None
     """The path of an earlier operation whose weight this one shares (`tie:` in a spec): its
     params are that operation's, so its row shows 0 params (counted once, as PyTorch's
@@ -124,9 +128,9 @@ class Network:
                 inputs = tuple([figures[i][1] for i in sources])
             key = (layer_id, inputs)
             entry = seen.get(key)
+            if checks is not None:  # stated inputs are checked on every use of a record
+                _check_record(op, checks, inputs)
             try:
-                if checks is not None:  # stated inputs are checked on every use of a record
-                    checks.check_inputs(inputs)
                 if entry is None:
                     figs = op_figures(tally(inputs), convention, width, call)
                     if owner is not None:  # a tied weight: checked, its params counted at the owner
@@ -260,15 +264,24 @@ def run(ops: tuple[Op, ...], input_shape: Shape, emit: Callable[[Op, Any], Any])
 
 def _tally(op: Op, inputs: tuple[Shape, ...]) -> Any:
     """The operation's tally, its stated input checked first; errors get the op's location."""
+    if op.checks is not None:
+        _check_record(op, op.checks, inputs)
     try:
-        if op.checks is not None:
-            op.checks.check_inputs(inputs)
         return op.layer.tally(inputs)
     except CalcError as exc:
         raise _with_place(op, exc) from None
 
 
-def _with_place(op: Op, exc: CalcError) -> CalcError:
-    """The error with the operation's path and where the spec wrote it (or the field named)."""
+def _with_place(op: Op, exc: CalcError, path: str | None = None) -> CalcError:
+    """The error with the operation's path (or `path`) and where the spec wrote it (or the
+    field named)."""
     location = op.locate(exc.field) if op.locate else None
-    return exc.with_context(location=location, path=op.path)
+    return exc.with_context(location=location, path=path or op.path)
+
+
+def _check_record(op: Op, checks: Layer, inputs: tuple[Shape, ...]) -> None:
+    """The spec record's stated input against the inferred one; errors placed at the record."""
+    try:
+        checks.check_inputs(inputs)
+    except CalcError as exc:
+        raise _with_place(op, exc, op.record_path) from None
