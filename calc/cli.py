@@ -299,8 +299,9 @@ def build_parser(layer_kinds: bool = True) -> argparse.ArgumentParser:
 
     symbolic = commands.add_parser("symbolic", help="a network's totals as closed forms in its input size")
     _spec_arg(symbolic)
-    symbolic.add_argument("--vars", default="H,W", metavar="NAME[,NAME...]",
-                          help="input sizes to keep symbolic, among N, C, L, D, H, W (default: H,W)")
+    symbolic.add_argument("--vars", default=None, metavar="NAME[,NAME...]",
+                          help="input sizes to keep symbolic, among N, L, D, H, W, and T for a "
+                               "sequence input {T: ...} (default: T for a sequence, else H,W)")
     symbolic.add_argument("--convention", default="exact", metavar="NAME",
                           help="counting convention for FLOPs (default: exact; see 'calc conventions')")
     symbolic_formats = ("text", "md", "latex", "json")
@@ -552,12 +553,13 @@ def _cmd_symbolic(args: argparse.Namespace) -> int:
     from calc import conventions
     from calc.closed_form import closed_form, render_closed_form
 
-    variables = tuple(v.strip() for v in args.vars.split(",") if v.strip())
-    if not variables:
-        raise UsageError("--vars names no variable", expected="e.g. H,W")
     sample = _sample_and_batch(args)
     convention = conventions.get(args.convention)
     network = load_spec(args.spec)
+    default = "T" if "T" in network.axis_names() else "H,W"
+    variables = tuple(v.strip() for v in (args.vars or default).split(",") if v.strip())
+    if not variables:
+        raise UsageError("--vars names no variable", expected="e.g. H,W")
     network = _with_input(network, _input_shape(network, args, sample))
     form = closed_form(network, convention, variables)
     sys.stdout.write(render_closed_form(form, args.format))

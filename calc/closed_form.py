@@ -17,7 +17,6 @@ from calc import conventions
 from calc.cost import Dtype, Totals
 from calc.errors import CalcError, UsageError
 from calc.layers import REGISTRY
-from calc.layers.base import SPATIAL_NAMES
 from calc.report import chain
 from calc.symbolic import is_closed_form, sympy
 
@@ -83,12 +82,12 @@ def closed_form(network: Any, convention: Any, variables: tuple[str, ...] = ("H"
     is checked against the numeric evaluation at the spec's size and at five other sizes that
     meet the same assumption."""
     shape = tuple(network.input_shape)
-    axis_names = ("N", "C", *SPATIAL_NAMES.get(len(shape) - 2, ()))
+    axis_names = network.axis_names()
     for name in variables:
-        if name not in axis_names or name == "C":
+        if name not in axis_names or name in ("C", "d"):
             raise UsageError(
                 f"'{name}' is not an input size of {network.name}",
-                expected="some of " + ", ".join(n for n in axis_names if n != "C"),
+                expected="some of " + ", ".join(n for n in axis_names if n not in ("C", "d")),
             )
     symbols_ = {name: sympy.Symbol(name, integer=True, positive=True) for name in variables}
     def attempt(d: int) -> tuple[dict, dict, dict] | None:
@@ -99,9 +98,13 @@ def closed_form(network: Any, convention: Any, variables: tuple[str, ...] = ("H"
         )
         report = network.evaluate(convention, input_shape=sym_shape)
         totals = {q: sympy.expand(getattr(report.totals, q)) for q in _QUANTITIES}
-        return (ks, residues, totals) if all(is_closed_form(e) for e in totals.values()) else None
+        if all(is_closed_form(e) for e in totals.values()):
+            return ks, residues, totals
+        clamps.append(any(e.has(sympy.Min, sympy.Max) and not e.has(sympy.floor) for e in totals.values()))
+        return None
 
     found = None
+    clamps: list[bool] = []
     # Most networks need the size divisible by their total downsampling: start there and halve
     # while the form stays clean (2-3 symbolic passes instead of one per candidate divisor).
     d = _reduction(network, shape, axis_names, variables)
@@ -114,6 +117,11 @@ def closed_form(network: Any, convention: Any, variables: tuple[str, ...] = ("H"
                 found = (d, result)
                 break
         else:
+            if clamps and all(clamps):  # min/max in every attempt: a clamp, not a divisibility
+                raise UsageError(
+                    f"the totals are piecewise in {', '.join(variables)}: a min/max (a sliding "
+                    "window, a clamped size) makes them one polynomial below a threshold and "
+                    "another above it", expected="another convention (a dense count), or numbers")
             raise UsageError(
                 f"no closed form without floors for size divisors up to {max_divisor}",
                 expected="an input size with enough small factors",

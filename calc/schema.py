@@ -75,15 +75,18 @@ def layer_schemas() -> dict[str, Any]:
 
 def input_schema() -> dict[str, Any]:
     """`input`: the per-sample shape, [C], [C, L] or [C, H, W] (a 4-entry list is ambiguous and
-    refused), or named axes {C}, {C, L}, {C, H, W}, {C, D, H, W} with an optional N (the batch)."""
+    refused), or named axes {C}, {C, L}, {C, H, W}, {C, D, H, W}, {T}, {T, d} with an optional N
+    (the batch)."""
     axis = {"N": "the batch (not with top-level batch)", "C": "channels", "L": "length",
-            "D": "depth", "H": "height", "W": "width"}
+            "D": "depth", "H": "height", "W": "width", "T": "sequence length (tokens)",
+            "d": "features per token"}
     named = [{"type": "object", "additionalProperties": False, "required": list(axes),
               "properties": {a: {**SIZE, "description": axis[a]} for a in ("N", *axes)}}
              for axes in INPUT_AXES]
     return {"anyOf": [{"type": "array", "items": SIZE, "minItems": 1, "maxItems": 3}, *named],
             "description": "per-sample shape [C], [C, L], [C, H, W] or named axes "
-                           "{C, D, H, W}; the batch is `batch` (or N in the named form)"}
+                           "{C, D, H, W}, {T} (token ids), {T, d}; the batch is `batch` (or N "
+                           "in the named form)"}
 
 
 def _composites(items: dict, item_list: dict) -> dict[str, dict[str, Any]]:

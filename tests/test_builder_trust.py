@@ -433,7 +433,8 @@ def test_schema_describes_input_batch_and_the_int_bound():
     schema = spec_schema()
     forms = schema["properties"]["input"]["anyOf"]
     assert forms[0]["maxItems"] == 3 and forms[0]["items"]["maximum"] == MAX_INT
-    assert [sorted(f["required"]) for f in forms[1:]] == [["C"], ["C", "L"], ["C", "H", "W"], ["C", "D", "H", "W"]]
+    assert [sorted(f["required"]) for f in forms[1:]] == [["C"], ["C", "L"], ["C", "H", "W"], ["C", "D", "H", "W"],
+                                                       ["T"], ["T", "d"]]
     assert schema["properties"]["batch"]["minimum"] == 1
     cout = schema["$defs"]["Linear"]["properties"]["Cout"]["anyOf"][0]
     assert cout["maximum"] == MAX_INT

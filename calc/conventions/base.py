@@ -16,7 +16,7 @@ from calc.errors import ConventionError
 from calc.tally import Counter, Tally
 
 OPS: tuple[str, ...] = (
-    "conv", "deconv", "linear", "batchnorm",
+    "conv", "deconv", "linear", "conv1d", "batchnorm",
     "layernorm", "layernorm2d", "rmsnorm", "groupnorm", "instancenorm",
     "relu", "relu6", "leaky_relu", "prelu", "elu", "sigmoid", "tanh", "hardswish",
     "hardsigmoid", "silu", "gelu", "softmax",

@@ -32,6 +32,8 @@ THOP = Convention(
         conv=rule("out * (Cin/g) * prod(K); bias ignored", macs=1),
         deconv=rule("NB: priced like a forward conv on the output, out * (Cin/g) * prod(K)", macs_at_outputs=1),
         linear=rule("in_features * out; bias ignored", macs=1),
+        conv1d=rule("NB: 0, transformers' Conv1D is not a key of register_hooks (profile.py:21-66, "
+                    "looked up by exact type :188) and its torch.addmm is a function"),
         batchnorm=rule("2*in, doubled when affine", in_elements=2, affine_in=2),
         layernorm=rule("count_normalization: 2*in, doubled when elementwise_affine (bias or not)",
                        in_elements=2, affine_in=2),
@@ -84,6 +86,8 @@ FVCORE = Convention(
         embedding=rule("NB: 0, aten::embedding has no handle: reported by unsupported_ops()"),
         deconv=rule("aten::_convolution transposed: N * prod(w) * S_in (cropped products included)", macs_all=1),
         linear=rule("aten::linear: in * out_features; bias ignored", macs=1),
+        conv1d=rule("aten::addmm addmm_flop_jit (jit_handles.py:82-99, flop_count.py:27): "
+                    "rows * Cin * Cout; bias ignored", macs=1),
         batchnorm=rule("eval: in, doubled when affine (training mode would be 5*in)", in_elements=1, affine_in=1),
         **{op: rule(f"aten::{aten}: in * (5 if weight else 4) (norm_flop_counter, 'a rough estimate')",
                     in_elements=4, affine_in=1)
@@ -144,6 +148,10 @@ PTFLOPS = Convention(
         conv=_hook("hook: macs + bias * out, / N", macs=1, bias_adds=1),
         deconv=_hook("hook: N * S_in * prod(K) * Cin * Cout/g + bias * out, / N", macs_all=1, bias_adds=1),
         linear=_hook("hook: macs + bias * out, / N", macs=1, bias_adds=1),
+        conv1d=rule("NB: transformers' Conv1D has no hook; its torch.addmm is patched "
+                    "(pytorch_engine.py:445-447), _addmm_tensor_flops_hook (pytorch_ops.py:390-394): "
+                    "rows * Cin * Cout + the bias tensor's Cout elements once, not divided by N",
+                    macs=1, calflops_bias_adds=1),
         embedding=rule("NB: 0, nn.Embedding is not in MODULES_MAPPING and F.embedding is not patched"),
         batchnorm=_hook("hook: in, doubled when affine, / N", in_elements=1, affine_in=1),
         groupnorm=_hook("bn_flops_counter_hook: in, doubled when affine, / N", in_elements=1, affine_in=1),
@@ -232,6 +240,8 @@ PTFLOPS_ATEN = Convention(
         deconv=rule("aten.convolution (transposed): N * S_in * prod(K) * Cin * Cout/g + bias * out",
                     macs_all=1, bias_adds=1),
         linear=rule("aten.addmm / mm: macs + bias * out", macs=1, bias_adds=1),
+        conv1d=rule("aten.addmm addmm_flop (aten_ops.py:36-54, mapped :112): macs + bias * out",
+                    macs=1, bias_adds=1),
         embedding=rule("NB: 0, aten.embedding is not in ATEN_OPS_MAPPING"),
         **{op: rule("aten.mm / bmm after torch.matmul's decomposition (aten_ops.py:23-33, 57-68, "
                     "110-113): prod(a) * b[-1] on the expanded operands = macs", macs=1)
@@ -267,6 +277,12 @@ TORCHINFO = Convention(
         deconv=rule("NB: weight.numel * N * S_out + bias * out (output positions, like a forward conv)",
                     macs_at_outputs=1, bias_adds=1),
         linear=rule("N * params: dims between batch and features are ignored", batch_params=1),
+        conv1d=rule("NB: calculate_macs (layer_info.py:225-245) takes its convolution branch for "
+                    "a class name containing 'Conv' (:237-240): params * output[0] * prod(output[2:]), "
+                    "(N, T, Cout) read as N, T channels, Cout positions", macs_at_outputs=1),
+        position_lookup=rule("NB: nn.Embedding on position ids of shape (1, T) (Hugging Face GPT-2's "
+                             "wpe, BERT's position_embeddings): calculate_macs (layer_info.py:241-242) "
+                             "charges output[0] * params, the table once", params=1),
         batchnorm=rule("N * params (2C when affine, else 0)", batch_params=1),
         **{op: rule("N * params (weight and bias when affine, else 0)", batch_params=1)
            for op in ("layernorm", "layernorm2d", "rmsnorm", "groupnorm", "instancenorm")},
@@ -292,6 +308,7 @@ TORCH = Convention(
         conv=rule("2 * N * S_out * prod(w); bias ignored", macs=2),
         deconv=rule("2 * N * S_in * prod(w) (cropped products included)", macs_all=2),
         linear=rule("2 * macs (addmm/mm); bias ignored", macs=2),
+        conv1d=rule("aten.addmm addmm_flop (flop_counter.py:171-174, mapped :824): 2 * macs; bias ignored", macs=2),
         **{op: rule("aten.mm / aten.bmm after decomposition, 2 * m * n * k (flop_counter.py:159-190): "
                     "2 * macs (broadcast operands expanded)", macs=2)
            for op in ("matmul", "matmul_operator", "bmm")},
@@ -327,6 +344,8 @@ CALFLOPS = Convention(
         deconv=rule("NB: 2 * N*S_in*prod(K)*Cin*((Cout/g)//g) + bias * N*(Cout/g)*S', groups divided "
                     "out twice, S' the forward-conv size of the input", calflops_macs=2, calflops_bias_adds=1),
         linear=rule("2 * macs; bias ignored", macs=2),
+        conv1d=rule("torch.addmm patched (pytorch_ops.py:514), _addmm_flops_compute (:282-287): "
+                    "2 * macs + the bias tensor's Cout elements once", macs=2, calflops_bias_adds=1),
         batchnorm=rule("F.batch_norm in eval: in, doubled when affine", in_elements=1, affine_in=1),
         **{op: rule(f"F.{f}: in * (5 if weight else 4)", in_elements=4, affine_in=1)
            for op, f in (("layernorm", "layer_norm"), ("layernorm2d", "layer_norm"),
@@ -388,6 +407,7 @@ TORCHVISION = Convention(
         conv=rule("multiply-accumulates, bias excluded", macs=1),
         deconv=rule("multiply-accumulates, bias excluded", macs_all=1),
         linear=rule("multiply-accumulates, bias excluded", macs=1),
+        conv1d=rule("multiply-accumulates, bias excluded (transformers' Conv1D, a linear layer)", macs=1),
         **{op: rule("multiply-accumulates (assumed: vit_b_16's 17.56 needs the attention matmuls; "
                     "not yet checked against a torchvision model)", macs=1)
            for op in ("matmul", "matmul_operator", "bmm", "einsum")},

@@ -101,6 +101,8 @@ EXACT = Convention(
         conv=rule("n products, n-1 adds per output, +1 bias add", macs=2, dot_outputs=-1, bias_adds=1),
         deconv=rule("products reaching the output, adds to accumulate them, bias", macs=2, dot_outputs=-1, bias_adds=1),
         linear=rule("(2*Cin - 1)*Cout, +Cout with bias", macs=2, dot_outputs=-1, bias_adds=1),
+        conv1d=rule("transformers' Conv1D, as linear: (2*Cin - 1)*Cout, +Cout with bias", macs=2,
+                    dot_outputs=-1, bias_adds=1),
         batchnorm=rule("inference x*scale + shift, scale and shift per channel", out_elements=2),
         maxpool=rule("K^2 - 1 comparisons per output", window=1, out_elements=-1),
         avgpool=rule("K^2 - 1 adds and one divide per output", window=1),
@@ -170,6 +172,7 @@ TWO_MAC = Convention(
         conv=rule("2 per multiply-accumulate, bias ignored", macs=2),
         deconv=rule("2 per multiply-accumulate, bias ignored", macs=2),
         linear=rule("2 per multiply-accumulate, bias ignored", macs=2),
+        conv1d=rule("2 per multiply-accumulate, bias ignored (transformers' Conv1D)", macs=2),
         **{op: rule("2 per product of a matmul, einsum or attention product", macs=2)
            for op in ("matmul", "matmul_operator", "bmm", "einsum", "einsum_n", "baddbmm",
                       "sdpa_scores", "sdpa_context", "moe_linear")},
@@ -188,6 +191,7 @@ MACC = Convention(
         conv=rule("multiply-accumulates", macs=1),
         deconv=rule("multiply-accumulates", macs=1),
         linear=rule("multiply-accumulates", macs=1),
+        conv1d=rule("multiply-accumulates (transformers' Conv1D)", macs=1),
         batchnorm=rule("folded into the previous layer at inference"),
         **{op: rule("multiply-accumulates (products)", macs=1)
            for op in ("matmul", "matmul_operator", "bmm", "einsum", "einsum_n", "baddbmm",
@@ -234,6 +238,7 @@ PARAMS_X_PIXELS = Convention(
         conv=rule("(Cin/g*K^2*Cout + Cout) * Hout*Wout", macs=1, bias_adds=1),
         deconv=rule("products plus bias adds, by analogy", macs=1, bias_adds=1),
         linear=rule("Cin*Cout + Cout", macs=1, bias_adds=1),
+        conv1d=rule("Cin*Cout + Cout (transformers' Conv1D, a linear layer)", macs=1, bias_adds=1),
         **{op: rule("Cin*Cout + Cout: nn.MultiheadAttention's projections are linear layers",
                     macs=1, bias_adds=1) for op in _MHA_PROJECTIONS},
         moe_linear=rule("Cin*Cout + Cout per routed (token, expert) pair: expert linear layers",

@@ -4,13 +4,26 @@
     macs        = rows * Cin * Cout          (rows = product of the leading axes, N for (N, Cin))
     dot_outputs = rows * Cout
 Exact count: (2*Cin - 1)*Cout per row without bias, 2*Cin*Cout with it.
+
+`form: conv1d` is the same layer as Hugging Face transformers' `Conv1D` (GPT-2's c_attn, c_proj,
+c_fc; transformers/pytorch_utils.py): a (Cin, Cout) weight applied as
+torch.addmm(bias, x.view(-1, Cin), weight), the same params and products, which profilers see
+unlike nn.Linear (op `conv1d`, docs/profilers.md "Hugging Face Conv1D").  Its tally also states
+the figures those tools recompute:
+    calflops_bias_adds = bias * Cout          torch.addmm's bias tensor, its elements once
+                                              (ptflops' and calflops' addmm hooks)
+    macs_at_outputs    = params * N * prod(out[2:])
+                                              torchinfo's convolution rule, which its class name
+                                              ("Conv" in it) selects: every parameter times
+                                              output[0] * prod(output[2:]), axis 1 read as channels
 """
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from calc.arith import flag, prod
+from calc.errors import SpecError
 from calc.layers.base import FlatInput, PositiveInt
 from calc.layers.epilogue import WithEpilogue
 from calc.tally import Shape, Tally
@@ -27,15 +40,30 @@ def linear_macs(rows: Any, cin: Any, cout: Any) -> Any:
 
 
 class Linear(WithEpilogue, FlatInput):
-    """Fully connected layer (nn.Linear) over the last axis: (N, ..., Cin) -> (N, ..., Cout)."""
+    """Fully connected layer (nn.Linear) over the last axis: (N, ..., Cin) -> (N, ..., Cout).
+    `form: conv1d`: the same layer as transformers' Conv1D (x @ W + b by torch.addmm)."""
 
     TAGS = ("linear",)
     type: Literal["linear"] = Field("linear", description="the kind: linear")
     Cout: PositiveInt = Field(description="output features")
     bias: bool = Field(True, description="whether it adds a learned bias per output feature")
+    form: Literal["linear", "conv1d"] = Field(
+        "linear", description="linear: nn.Linear; conv1d: Hugging Face transformers' Conv1D (GPT-2), "
+                              "a (Cin, Cout) weight applied by torch.addmm (op conv1d: profilers price it apart)")
+    """How PyTorch runs it: nn.Linear (op linear), or transformers' Conv1D (op conv1d), which
+    profilers see as a torch.addmm call in a module whose class name says Conv."""
+
+    @model_validator(mode="after")
+    def _conv1d_has_bias(self) -> "Linear":
+        if self.form == "conv1d" and not self.bias:
+            raise SpecError("transformers' Conv1D always has a bias (pytorch_utils.py: Conv1D.__init__)",
+                            field="bias", expected="bias: true with form: conv1d, or form: linear")
+        return self
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         (shape,) = inputs
+        if self.form == "conv1d":
+            return conv1d_tally(shape, self.Cout, self.bias)
         return linear_tally(shape, self.Cout, self.bias)
 
 
@@ -53,4 +81,18 @@ def linear_tally(shape: Shape, cout: Any, bias: Any) -> Tally:
         macs=linear_macs(rows, cin, cout),
         dot_outputs=dot,
         bias_adds=bias * dot,
+    )
+
+
+def conv1d_tally(shape: Shape, cout: Any, bias: Any) -> Tally:
+    """transformers' Conv1D(cout, shape[-1]) on an input of that shape: linear's counts, plus
+    the bias tensor's elements (calflops_bias_adds) and torchinfo's convolution figure
+    (macs_at_outputs), see the module docstring."""
+    t = linear_tally(shape, cout, bias)
+    out = t.output
+    return Tally(
+        op="conv1d", inputs=t.inputs, output=out, params=t.params, macs=t.macs,
+        dot_outputs=t.dot_outputs, bias_adds=t.bias_adds,
+        calflops_bias_adds=flag(bias) * cout,
+        macs_at_outputs=t.params * out[0] * prod(out[2:]),
     )

@@ -40,6 +40,7 @@ Field values may be integer expressions over the enclosing block's parameters (`
 The input is the per-sample shape, the batch is `batch: N` (default 1):
     input: [C] | [C, L] | [C, H, W]         (a 4-entry list is refused: [N, C, H, W] or [C, D, H, W]?)
     input: {C: 3, D: 16, H: 112, W: 112}    (axes {C}, {C, L}, {C, H, W} or {C, D, H, W}; N allowed)
+    input: {T: 1024} | {T: 197, d: 768}     (a sequence: token ids (N, T), vectors (N, T, d))
 The input's spatial rank must fit the first layer that fixes one (a per-axis list, a stated H, W).
 
 Work is bounded: at most MAX_OPS operations, MAX_STEPS expansion steps (items visited, those
@@ -91,9 +92,12 @@ AXES = 3
 MAX_PATH = 1000
 """Characters in a layer path (every operation keeps its own)."""
 MAX_BLOCK_DEPTH = 64
-INPUT_AXES: tuple[tuple[str, ...], ...] = (("C",), ("C", "L"), ("C", "H", "W"), ("C", "D", "H", "W"))
-"""The named forms of `input`, by spatial rank."""
-INPUT_FORMS = "[C], [C, L] or [C, H, W], or named axes such as {C: 3, D: 16, H: 112, W: 112}"
+INPUT_AXES: tuple[tuple[str, ...], ...] = (("C",), ("C", "L"), ("C", "H", "W"), ("C", "D", "H", "W"),
+                                           ("T",), ("T", "d"))
+"""The named forms of `input`: by spatial rank, and sequences: token ids {T} (N, T) and
+vectors {T, d} (N, T, d), whose T `calc symbolic` may keep as a variable."""
+INPUT_FORMS = ("[C], [C, L] or [C, H, W], or named axes such as {C: 3, D: 16, H: 112, W: 112} "
+               "or {T: 1024} (token ids)")
 RANK_FORMS = {0: "[C]", 1: "[C, L]", 2: "[C, H, W]", 3: "{C, D, H, W}"}
 
 
@@ -121,6 +125,8 @@ class Builder:
         self.shared: dict[tuple[type, str], Layer] = {}
         self.ties: list[tuple[dict, str, str]] = []
         """(item, target, path) of each `tie` naming no earlier layer (checked at the end)."""
+        self.axes: tuple[str, ...] = ()
+        """The input's axis names when the spec names a sequence ({T} or {T, d}); else by rank."""
         self.parsed: dict[tuple[int, tuple], tuple[Layer | None, list[tuple[str, Layer]]]] = {}
         """(spec item, the values its parameters and expressions took) -> the record whose
         stated inputs are checked (None when it states none: only shared records are kept) and
@@ -159,7 +165,7 @@ class Builder:
             raise self.error("the network has no operations (every item is left out by `when`)",
                              spec, "layers", field="layers", expected="at least one layer")
         self._check_rank(len(shape) - 2, spec)
-        return Network(name, shape, tuple(self.ops), self.src.file)
+        return Network(name, shape, tuple(self.ops), self.src.file, self.axes)
 
     # -- input and batch -------------------------------------------------------------------------
     def _input_shape(self, spec: dict) -> tuple[int, ...]:
@@ -196,13 +202,17 @@ class Builder:
 
     def _input_axes(self, dims: dict, spec: dict) -> tuple[tuple[int, ...], int | None]:
         for key in dims:
-            if key not in ("N", "C", "L", "D", "H", "W"):
+            if key not in ("N", "C", "L", "D", "H", "W", "T", "d"):
                 raise self.error(f"unknown axis {show(key)} in input", dims, key, field=f"input.{key}",
-                                 expected="C, then L; H and W; or D, H and W; N for the batch")
+                                 expected="C, then L; H and W; or D, H and W; T (and d) for a "
+                                          "sequence; N for the batch")
         axes = next((a for a in INPUT_AXES if set(a) == set(dims) - {"N"}), None)
         if axes is None:
             raise self.error(f"input axes {', '.join(map(str, dims))} do not name a shape", spec, "input",
-                             field="input", expected="{C}, {C, L}, {C, H, W} or {C, D, H, W}, plus N")
+                             field="input", expected="{C}, {C, L}, {C, H, W}, {C, D, H, W}, {T} or "
+                                                     "{T, d}, plus N")
+        if "T" in axes:
+            self.axes = ("N", *axes)
         sizes = tuple(self._size(dims[a], dims, a, f"input.{a}") for a in axes)
         batch = self._size(dims["N"], dims, "N", "input.N") if "N" in dims else None
         return sizes, batch

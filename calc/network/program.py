@@ -93,6 +93,10 @@ class Network:
     """The whole input, batch included: (N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W)."""
     ops: tuple[Op, ...]
     file: str | None = None
+    axes: tuple[str, ...] = ()
+    """The input's axis names, batch first, as the spec wrote them: ('N', 'T') for token ids
+    given as `input: {T: 1024}`, ('N', 'T', 'd') for a sequence of vectors; empty: by rank,
+    (N, C), (N, C, L), (N, C, H, W), (N, C, D, H, W)."""
 
     def evaluate(
         self,
@@ -204,6 +208,12 @@ class Network:
 
     @cached_property
     def _axis_names(self) -> tuple[str, ...]:
+        return self.axis_names()
+
+    def axis_names(self) -> tuple[str, ...]:
+        """The input's axis names, batch first: (N, T) for tokens, (N, C, H, W) for an image."""
+        if self.axes:
+            return self.axes
         spatial = len(self.input_shape) - 2
         return ("N", "C", *SPATIAL_NAMES.get(spatial, tuple(f"S{i}" for i in range(1, spatial + 1))))
 
