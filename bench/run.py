@@ -5,6 +5,8 @@
     python3 bench/run.py --quick         fewer repetitions (a smoke run)
     python3 bench/run.py --fuzz-long     only the long fuzz run (tests/test_fuzz*.py with a big
                                          hypothesis budget, --fuzz-examples N per test)
+    python3 bench/run.py --transformers  only the transformer section (re-evaluating llama2_7b
+                                         at a new sequence length; its report vs ResNet-50's)
 
 Every figure is a median over repeated runs; ratios compare runs made in the same invocation,
 interleaved, so a busy machine slows both sides.  Subprocesses run the real interpreter
@@ -33,12 +35,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
 RESNET50 = "specs/resnet50.yaml"
+LLAMA = "specs/llama2_7b.yaml"
 ORACLE_PYTHON = Path("/work/oracle-venv/bin/python")
 HEAVY = ("sympy", "mpmath", "numpy", "scipy", "torch", "pandas", "matplotlib", "hypothesis", "IPython",
          "jinja2", "networkx", "libcst")
 NOTABLE = ("pydantic", "pydantic_core", "asyncio", "annotated_types", "importlib.metadata", "yaml", "uuid",
            "zoneinfo", "ssl", "email", "json", "csv", "difflib")
 FUZZ_BEGIN, FUZZ_END = "<!-- fuzz-long: begin -->", "<!-- fuzz-long: end -->"
+LLM_BEGIN, LLM_END = "<!-- transformers: begin -->", "<!-- transformers: end -->"
 
 
 def env(path: Path = ROOT) -> dict[str, str]:
@@ -659,6 +663,65 @@ def existing_fuzz_section() -> str:
     return m.group(0) if m else ""
 
 
+def bench_transformers(quick: bool) -> dict:
+    """Issue 11's goals: re-evaluating llama2_7b at a new sequence length >= 1,000 /s; `calc
+    report llama2_7b` within 1.2x of `calc report resnet50` (interleaved runs, wall time)."""
+    reps = 3 if quick else 9
+    log(f"[transformers] re-evaluate {LLAMA} at new T; calc report {LLAMA} vs {RESNET50}, {reps} runs")
+    n_eval = 200 if quick else 1000
+    inproc = child_json(f"""
+        import json, time, statistics
+        from calc.network import load_network
+        from calc import conventions
+        a = time.perf_counter(); net = load_network({LLAMA!r}); load_s = time.perf_counter() - a
+        conv = conventions.get("exact")
+        net.evaluate(conv, input_shape=(1, 17))
+        rates = []
+        for b in range(3):
+            sizes = [1 + (7919 * (i + b * {n_eval})) % 4096 for i in range({n_eval})]
+            a = time.perf_counter()
+            for t in sizes:
+                net.evaluate(conv, input_shape=(1, t))
+            rates.append(len(sizes) / (time.perf_counter() - a))
+        print(json.dumps({{"evals_per_s": statistics.median(rates), "ops": len(net.ops), "load_s": load_s}}))
+    """)
+    py("-m", "calc", "report", LLAMA), py("-m", "calc", "report", RESNET50)  # warm the page cache
+    llama, resnet = [], []
+    for _ in range(reps):
+        c = py("-m", "calc", "report", LLAMA)
+        r = py("-m", "calc", "report", RESNET50)
+        if c.code != 0 or r.code != 0:
+            raise RuntimeError(f"calc report failed: {c.stderr[-2000:]}{r.stderr[-2000:]}")
+        llama.append(c.seconds)
+        resnet.append(r.seconds)
+    return inproc | {"reps": reps, "n_eval": n_eval, "llama_s": median(llama), "resnet_s": median(resnet),
+                     "ratio": median(llama) / median(resnet), "llama_all": llama, "resnet_all": resnet}
+
+
+def transformers_markdown(t: dict) -> str:
+    return "\n".join([
+        LLM_BEGIN, "## Transformers (issue 11)", "",
+        f"`python3 bench/run.py --transformers` on {time.strftime('%Y-%m-%d %H:%M')} (git {git_state()}).", "",
+        "| benchmark | target | measured | verdict |", "|---|---|---|---|",
+        f"| re-evaluate `{LLAMA}` ({t['ops']:,} operations) at a new sequence length | >= 1,000 /s | "
+        f"**{t['evals_per_s']:,.0f} /s** (median of 3 batches of {t['n_eval']} lengths in 1..4096; "
+        f"load_network {t['load_s'] * 1000:.0f} ms) | {verdict(t['evals_per_s'] >= 1000)} |",
+        f"| `calc report {LLAMA}` vs `calc report {RESNET50}` (wall) | <= 1.2x | {t['llama_s'] * 1000:.0f} ms vs "
+        f"{t['resnet_s'] * 1000:.0f} ms = **{t['ratio']:.2f}x** ({t['reps']} interleaved runs) | "
+        f"{verdict(t['ratio'] <= 1.2)} |",
+        LLM_END])
+
+
+def splice(section: str, begin: str, end: str) -> None:
+    """Replace the marked section of RESULTS.md (or append it)."""
+    text = RESULTS.read_text() if RESULTS.exists() else "# flopcalc benchmarks\n"
+    if begin in text:
+        text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: section, text, flags=re.S)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    RESULTS.write_text(text)
+
+
 def loadavg() -> str:
     try:
         return "/".join(f"{x:.1f}" for x in os.getloadavg())
@@ -673,7 +736,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fuzz-examples", type=int, default=300, help="hypothesis examples per fuzz test (default 300)")
     ap.add_argument("--no-stages", action="store_true", help="skip the stage breakdown of the scaling runs")
     ap.add_argument("--no-instructions", action="store_true", help="skip the callgrind instruction counts")
+    ap.add_argument("--transformers", action="store_true", help="run only the transformer section")
     args = ap.parse_args(argv)
+
+    if args.transformers:
+        t = bench_transformers(args.quick)
+        section = transformers_markdown(t)
+        splice(section, LLM_BEGIN, LLM_END)
+        print(section)
+        return 0 if t["evals_per_s"] >= 1000 and t["ratio"] <= 1.2 else 1
 
     if args.fuzz_long:
         f = run_fuzz_long(args.fuzz_examples)
@@ -703,7 +774,9 @@ def main(argv: list[str] | None = None) -> int:
     r["load_after"] = loadavg()
     text = render_results(r, existing_fuzz_section())
     RESULTS.write_text(text)
-    print(text)
+    transformers = transformers_markdown(bench_transformers(args.quick))
+    splice(transformers, LLM_BEGIN, LLM_END)
+    print(text + "\n" + transformers)
     return 0
 
 
