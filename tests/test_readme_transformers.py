@@ -1,0 +1,44 @@
+"""The README's transformer figures are the calculator's current output: the library table of
+transformers and the "Why ViT-B/16 is 17.56 G here and 11.3 G there" table."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from calc.library import library_path
+from calc.network import load_network
+
+README = (Path(__file__).parent.parent / "README.md").read_text()
+
+VIT_ROWS = {  # the table's "who" column -> the convention reproducing that tool
+    "torchvision card, `torchvision`": "torchvision", "thop 0.1.1": "thop", "fvcore": "fvcore",
+    "ptflops": "ptflops", "ptflops, aten backend": "ptflops-aten", "torch FlopCounterMode": "torch",
+    "calflops": "calflops", "torchinfo": "torchinfo",
+}
+
+
+def _section(title: str) -> str:
+    start = README.index(title)
+    return README[start:README.index("\n## ", start + 1)]
+
+
+def test_vit_table_is_current():
+    section = _section("## Why ViT-B/16")
+    net = load_network(library_path("vit_b_16"))
+    rows = re.findall(r"^\| ([\d,]+) \| ([^|]+?) \|", section, re.M)
+    assert {who for _, who in rows} == set(VIT_ROWS)
+    for figure, who in rows:
+        assert int(figure.replace(",", "")) == net.evaluate(VIT_ROWS[who]).totals.flops, who
+
+
+@pytest.mark.parametrize("spec", ["vit_b_16", "bert_base_uncased", "gpt2", "llama2_7b", "mistral_7b",
+                                  "mixtral_8x7b"])
+def test_library_rows_are_current(spec):
+    row = next(line for line in README.splitlines() if line.startswith(f"| `{spec}` |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    totals = load_network(library_path(spec)).evaluate().totals
+    assert int(re.match(r"[\d,]+", cells[2]).group(0).replace(",", "")) == totals.params
+    assert int(cells[3].replace(",", "")) == totals.macs
+    if totals.active_params != totals.params:
+        assert f"{totals.active_params:,} active per token" in cells[2]
