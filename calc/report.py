@@ -146,9 +146,12 @@ def chain(
     for i, (suffix, op, refs) in enumerate(layer.graph()):
         path = ".".join(p for p in (prefix, suffix) if p)
         current = inputs if refs == (-1,) else tuple([inputs[0] if r < 0 else outputs[r] for r in refs])
-        try:
-            if i == 0:
+        if i == 0:
+            try:
                 layer.check_inputs(current)
+            except CalcError as exc:  # the record's own input: placed at the record, not a part
+                raise exc.with_context(path=prefix or None)
+        try:
             tally = op.tally(current)
         except CalcError as exc:
             raise exc.with_context(path=path or None)
