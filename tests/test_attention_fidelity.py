@@ -169,10 +169,10 @@ def _params(case_ids):
 
 
 def test_every_fixture_is_classified_and_recorded_without_errors():
-    assert len(CASES) == 35
+    assert len(CASES) == 37
     groups = [set(RECORDS), set(BLOCKS), set(BARE_SDPA), set(NOT_EXPRESSED)]
     assert sum(map(len, groups)) == len(CASES) and set().union(*groups) == set(CASES)
-    assert len(RECORDS) == 20 and len(BARE_SDPA) == 8
+    assert len(RECORDS) == 22 and len(BARE_SDPA) == 8
     for case in CASES.values():
         for convention in TOOLS:
             tool, _ = TOOLS[convention]
@@ -237,7 +237,7 @@ def test_torch_grad_mode_variants():
         fast = record(case).takes_fast_path()
         assert fast == (case["fast_path"]["torch_flop_counter"]["_native_multi_head_attention"] == 1), case_id
         checked += 1
-    assert checked == 11
+    assert checked == 13
     for case_id in ("encoder_layer_eval", "encoder_layer_norm_first_eval"):
         text = _spec(case_id).replace("fast_path: null", "fast_path: false")
         net = network_from_text(text)

@@ -274,6 +274,14 @@ def cases() -> list[dict]:
                 op(qkv="packed", fused="mha", need_weights=nw, mask=None),
                 lambda nw=nw: MHASelf(need_weights=nw),
                 f"attn = {mha}; attn(x, x, x, need_weights={nw})[0]", [x], mode)
+    # ATen runs the in-projection of a batch-first input as addmm (bias included) only when its
+    # transposed view (T, N, d) is contiguous: N = 1 or T = 1; otherwise mm + add.
+    add("mha_self_eval_weights_batch1", op(qkv="packed", fused="mha", need_weights=True, mask=None),
+        lambda: MHASelf(need_weights=True), f"attn = {mha}; attn(x, x, x, need_weights=True)[0], x (1, 5, 16)",
+        [(1, T, D)])
+    add("mha_self_eval_weights_one_token", op(qkv="packed", fused="mha", need_weights=True, mask=None),
+        lambda: MHASelf(need_weights=True), f"attn = {mha}; attn(x, x, x, need_weights=True)[0], x (2, 1, 16)",
+        [(N, 1, D)])
     add("mha_self_nobias_eval_weights", op(qkv="packed", fused="mha", qkv_bias=False, out_bias=False, need_weights=True,
                                            mask=None),
         lambda: MHASelf(bias=False), f"attn = nn.MultiheadAttention(16, 4, bias=False, batch_first=True); "
