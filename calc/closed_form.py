@@ -73,30 +73,35 @@ def _divisors(limit: int) -> list[int]:
 
 
 def closed_form(network: Any, convention: Any, variables: tuple[str, ...] = ("H", "W"),
-                max_divisor: int = 1792) -> ClosedForm:
+                max_divisor: int = 1792, context: int = 0) -> ClosedForm:
     """Totals as polynomials in the named input sizes.
 
     The input size x of each variable is written x = d*k + r, with r the spec's size modulo d;
     d is the smallest of 2^a * (1, 3, 5 or 7) for which every floor (and gcd) in the shape
     rules vanishes.  The result
     is checked against the numeric evaluation at the spec's size and at five other sizes that
-    meet the same assumption."""
+    meet the same assumption.  For a network with self attention, the variable C is the KV-cache
+    length (tokens already cached, `context`, default 0), which the new tokens attend to too."""
     shape = tuple(network.input_shape)
     axis_names = network.axis_names()
+    cached = CONTEXT if CONTEXT not in axis_names and network.uses_context() else None
     for name in variables:
-        if name not in axis_names or name in ("C", "d"):
+        if (name not in axis_names and name != cached) or name in ("C", "d") and name != cached:
             raise UsageError(
                 f"'{name}' is not an input size of {network.name}",
-                expected="some of " + ", ".join(n for n in axis_names if n not in ("C", "d")),
+                expected="some of " + ", ".join([*(n for n in axis_names if n not in ("C", "d")),
+                                                 *([cached] if cached else [])]),
             )
-    symbols_ = {name: sympy.Symbol(name, integer=True, positive=True) for name in variables}
+    base = {**dict(zip(axis_names, shape)), **({cached: context} if cached else {})}
+    symbols_ = {name: _symbol(name, cached) for name in variables}
     def attempt(d: int) -> tuple[dict, dict, dict] | None:
         ks = {name: sympy.Symbol(f"k_{name}", integer=True, nonnegative=True) for name in variables}
-        residues = {name: shape[axis_names.index(name)] % d for name in variables}
+        residues = {name: base[name] % d for name in variables}
         sym_shape = tuple(
             d * ks[n] + residues[n] if n in variables else size for n, size in zip(axis_names, shape)
         )
-        report = network.evaluate(convention, input_shape=sym_shape)
+        sym_context = d * ks[cached] + residues[cached] if cached in variables else context
+        report = network.evaluate(convention, input_shape=sym_shape, context=sym_context or None)
         totals = {q: sympy.expand(getattr(report.totals, q)) for q in _QUANTITIES}
         if all(is_closed_form(e) for e in totals.values()):
             return ks, residues, totals
@@ -107,7 +112,7 @@ def closed_form(network: Any, convention: Any, variables: tuple[str, ...] = ("H"
     clamps: list[bool] = []
     # Most networks need the size divisible by their total downsampling: start there and halve
     # while the form stays clean (2-3 symbolic passes instead of one per candidate divisor).
-    d = _reduction(network, shape, axis_names, variables)
+    d = _reduction(network, shape, axis_names, tuple(v for v in variables if v != cached))
     while d >= 1 and (result := attempt(d)) is not None:
         found = (d, result)
         d //= 2
@@ -131,7 +136,18 @@ def closed_form(network: Any, convention: Any, variables: tuple[str, ...] = ("H"
     in_vars = {q: sympy.expand(e.subs(back)) for q, e in totals.items()}
     named = tuple(n if n in variables else size for n, size in zip(axis_names, shape))
     form = ClosedForm(network.name, convention.name, tuple(variables), in_vars, d, residues, (), named)
-    return verify(form, network, convention, shape, axis_names)
+    return verify(form, network, convention, shape, axis_names, context)
+
+
+CONTEXT = "C"
+"""The variable of the KV-cache length (tokens already cached) in a sequence network's forms."""
+
+
+def _symbol(name: str, cached: str | None) -> Any:
+    """An input size is a positive integer; a context (cached tokens) may be 0."""
+    if name == cached:
+        return sympy.Symbol(name, integer=True, nonnegative=True)
+    return sympy.Symbol(name, integer=True, positive=True)
 
 
 def _reduction(network: Any, shape: tuple, axis_names: tuple, variables: tuple) -> int:
@@ -149,21 +165,25 @@ def _reduction(network: Any, shape: tuple, axis_names: tuple, variables: tuple) 
     return power
 
 
-def verify(form: ClosedForm, network: Any, convention: Any, shape: tuple, axis_names: tuple) -> ClosedForm:
+def verify(form: ClosedForm, network: Any, convention: Any, shape: tuple, axis_names: tuple,
+           context: int = 0) -> ClosedForm:
     """Evaluate the closed form and the numeric path at the spec's size and five more; any
     disagreement is an error, never a silently wrong formula."""
-    base = {n: shape[axis_names.index(n)] for n in form.variables}
+    sizes = {**dict(zip(axis_names, shape)), CONTEXT: context}
+    base = {n: sizes[n] for n in form.variables}
+    cached = CONTEXT if CONTEXT in form.variables and CONTEXT not in axis_names else None
     points = []
     for step in (0, 1, 2, 3, -1, 5):
         point = {n: base[n] + step * form.divisor for n in form.variables}
-        if any(v < 1 for v in point.values()):
+        if any(v < (0 if n == cached else 1) for n, v in point.items()):
             continue
         numeric_shape = tuple(point.get(n, s) for n, s in zip(axis_names, shape))
         try:
-            numeric = network.evaluate(convention, input_shape=numeric_shape).totals
+            numeric = network.evaluate(convention, input_shape=numeric_shape,
+                                       context=point.get(cached, context) or None).totals
         except CalcError:
             continue  # too small for the network; not a size the formula claims
-        subs = {sympy.Symbol(n, integer=True, positive=True): v for n, v in point.items()}
+        subs = {_symbol(n, cached): v for n, v in point.items()}
         for q, expr in form.totals.items():
             value = expr.subs(subs)
             if value != getattr(numeric, q):

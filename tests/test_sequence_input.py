@@ -56,7 +56,7 @@ def test_symbolic_defaults_to_T_for_a_sequence(capsys):
     out = capsys.readouterr().out
     assert "macs       = 18432*T**2 + 123532032*T" in out
     assert main(["symbolic", "gpt2", "--vars", "H"]) == 2
-    assert "'H' is not an input size of gpt2 (expected some of N, T)" in capsys.readouterr().err
+    assert "'H' is not an input size of gpt2 (expected some of N, T, C)" in capsys.readouterr().err
 
 
 def test_a_sliding_window_is_piecewise_and_says_so():

@@ -297,6 +297,9 @@ def _value_outcomes(claim: Claim, asked: str | None) -> list[Outcome]:
             value = parse(claim.expression, resolve, dotted=True)
         except FormulaError as exc:
             raise SpecError(f"expression: {exc.message}", location=claim.where, path=claim.id) from None
+        if not value.is_Rational:  # zoo or nan: a quantity this convention prices at 0 divides
+            outcomes.append(Outcome(label, "n/a", reason=f"the expression divides by zero under {label}"))
+            continue
         computed = Fraction(int(value.p), int(value.q))
         holds = abs(computed - claim.value) <= claim.tolerance
         outcomes.append(Outcome(label, "holds" if holds else "wrong", proven=True,

@@ -29,7 +29,7 @@ OPS: tuple[str, ...] = (
     "sdpa_scores", "sdpa_scale", "sdpa_mask", "sdpa_softmax", "sdpa_context",
     "mha_in_proj", "mha_fast_in_proj", "mha_fast_out_proj", "mha_fast_bmm", "mha_fast_baddbmm",
     "class_token", "position_embedding", "position_lookup", "select",
-    "moe_gating", "moe_dispatch", "moe_linear", "moe_combine",
+    "moe_gating", "moe_dispatch", "moe_linear", "moe_combine", "moe_router", "moe_expert_linear",
 )
 """Every operation a `Tally` can name; every convention prices each one (zero is explicit)."""
 

@@ -23,6 +23,15 @@ _ELEMENTWISE = ("attn_scale", "attn_mask", "rotary")
 def _each(ops: tuple[str, ...], r: Rule) -> dict[str, Rule]:
     return dict.fromkeys(ops, r)
 
+# Hugging Face mixtures of experts (calc.layers.moe; tests/fixtures/profilers/hf/mixtral_*.json, made
+# by tools/oracle/hf_models.py with transformers 5.24.0): moe_router is MixtralTopKRouter, a custom
+# module holding a `weight` that it applies by F.linear to the (tokens, d) flattened input
+# (modeling_mixtral.py:104-111); moe_expert_linear is one expert's F.linear on the tokens routed to
+# it, as experts_implementation "eager" runs them (modeling_mixtral.py:81-91, a loop over the experts
+# hit).  The experts' summed products are tokens * top_k * (3 d f): each token visits top_k
+# distinct experts, so no figure below depends on the routing.  moe_linear is the default
+# "grouped_mm" implementation (transformers/integrations/moe.py), which no tool prices.
+
 THOP = Convention(
     name="thop",
     title="thop 0.1.1 profile() (PyPI 'thop', pytorch-OpCounter)",
@@ -34,6 +43,9 @@ THOP = Convention(
         linear=rule("in_features * out; bias ignored", macs=1),
         conv1d=rule("NB: 0, transformers' Conv1D is not a key of register_hooks (profile.py:21-66, "
                     "looked up by exact type :188) and its torch.addmm is a function"),
+        **_each(("moe_router", "moe_expert_linear"),
+                rule("NB: 0, F.linear on the router's or the experts' own parameters: a functional "
+                     "call inside a module that is no key of register_hooks (profile.py:21-66)")),
         batchnorm=rule("2*in, doubled when affine", in_elements=2, affine_in=2),
         layernorm=rule("count_normalization: 2*in, doubled when elementwise_affine (bias or not)",
                        in_elements=2, affine_in=2),
@@ -88,6 +100,9 @@ FVCORE = Convention(
         linear=rule("aten::linear: in * out_features; bias ignored", macs=1),
         conv1d=rule("aten::addmm addmm_flop_jit (jit_handles.py:82-99, flop_count.py:27): "
                     "rows * Cin * Cout; bias ignored", macs=1),
+        **_each(("moe_router", "moe_expert_linear"),
+                rule("F.linear traces as aten::linear, linear_flop_jit (jit_handles.py:99-110, "
+                     "flop_count.py:33): rows * in * out; bias ignored", macs=1)),
         batchnorm=rule("eval: in, doubled when affine (training mode would be 5*in)", in_elements=1, affine_in=1),
         **{op: rule(f"aten::{aten}: in * (5 if weight else 4) (norm_flop_counter, 'a rough estimate')",
                     in_elements=4, affine_in=1)
@@ -152,6 +167,9 @@ PTFLOPS = Convention(
                     "(pytorch_engine.py:445-447), _addmm_tensor_flops_hook (pytorch_ops.py:390-394): "
                     "rows * Cin * Cout + the bias tensor's Cout elements once, not divided by N",
                     macs=1, calflops_bias_adds=1),
+        **_each(("moe_router", "moe_expert_linear"),
+                rule("NB: 0, a custom module has no hook and F.linear is not patched "
+                     "(pytorch_engine.py:349 commented out)")),
         embedding=rule("NB: 0, nn.Embedding is not in MODULES_MAPPING and F.embedding is not patched"),
         batchnorm=_hook("hook: in, doubled when affine, / N", in_elements=1, affine_in=1),
         groupnorm=_hook("bn_flops_counter_hook: in, doubled when affine, / N", in_elements=1, affine_in=1),
@@ -179,6 +197,9 @@ PTFLOPS = Convention(
         relu6=_hook("hook only, out / N (nn.ReLU6 calls the unpatched F.hardtanh)", out_elements=1),
         leaky_relu=_hook("hook only, out / N (F.leaky_relu is not patched)", out_elements=1),
         silu=rule("patched F.silu only (no hook): in", in_elements=1),
+        moe_gating=rule("patched F.softmax on the router's (tokens, E) logits (MixtralTopKRouter, "
+                        "modeling_mixtral.py:107): tokens * E; topk and the renormalising sum and "
+                        "divide are not patched", in_elements=1),
         softmax=rule("patched F.softmax only (no hook): in", in_elements=1),
         **{op: _hook(f"NB: counted twice, hook (in / N) + patched F.{name} (in)", in_elements=1,
                      functional=dict(in_elements=1))
@@ -242,6 +263,9 @@ PTFLOPS_ATEN = Convention(
         linear=rule("aten.addmm / mm: macs + bias * out", macs=1, bias_adds=1),
         conv1d=rule("aten.addmm addmm_flop (aten_ops.py:36-54, mapped :112): macs + bias * out",
                     macs=1, bias_adds=1),
+        **_each(("moe_router", "moe_expert_linear"),
+                rule("F.linear on a 2-D (tokens, d) input: aten.mm (aten_ops.py:23-33, mapped :110), "
+                     "or aten.addmm with a bias (:36-54): macs + bias * out", macs=1, bias_adds=1)),
         embedding=rule("NB: 0, aten.embedding is not in ATEN_OPS_MAPPING"),
         **{op: rule("aten.mm / bmm after torch.matmul's decomposition (aten_ops.py:23-33, 57-68, "
                     "110-113): prod(a) * b[-1] on the expanded operands = macs", macs=1)
@@ -280,6 +304,11 @@ TORCHINFO = Convention(
         conv1d=rule("NB: calculate_macs (layer_info.py:225-245) takes its convolution branch for "
                     "a class name containing 'Conv' (:237-240): params * output[0] * prod(output[2:]), "
                     "(N, T, Cout) read as N, T channels, Cout positions", macs_at_outputs=1),
+        moe_router=rule("NB: MixtralTopKRouter holds a parameter named weight: calculate_macs "
+                        "(layer_info.py:241-242) charges output[0] * params, its output (tokens, E) "
+                        "flattened: tokens * (d*E + bias*E) = macs + bias adds", macs=1, bias_adds=1),
+        moe_expert_linear=rule("NB: 0, the experts' parameters gate_up_proj and down_proj are named "
+                               "neither weight nor bias, nor contain them (layer_info.py:235, 244)"),
         position_lookup=rule("NB: nn.Embedding on position ids of shape (1, T) (Hugging Face GPT-2's "
                              "wpe, BERT's position_embeddings): calculate_macs (layer_info.py:241-242) "
                              "charges output[0] * params, the table once", params=1),
@@ -309,6 +338,9 @@ TORCH = Convention(
         deconv=rule("2 * N * S_in * prod(w) (cropped products included)", macs_all=2),
         linear=rule("2 * macs (addmm/mm); bias ignored", macs=2),
         conv1d=rule("aten.addmm addmm_flop (flop_counter.py:171-174, mapped :824): 2 * macs; bias ignored", macs=2),
+        **_each(("moe_router", "moe_expert_linear"),
+                rule("F.linear: aten.mm / addmm (flop_counter.py:159-174): 2 * macs; bias ignored",
+                     macs=2)),
         **{op: rule("aten.mm / aten.bmm after decomposition, 2 * m * n * k (flop_counter.py:159-190): "
                     "2 * macs (broadcast operands expanded)", macs=2)
            for op in ("matmul", "matmul_operator", "bmm")},
@@ -346,6 +378,9 @@ CALFLOPS = Convention(
         linear=rule("2 * macs; bias ignored", macs=2),
         conv1d=rule("torch.addmm patched (pytorch_ops.py:514), _addmm_flops_compute (:282-287): "
                     "2 * macs + the bias tensor's Cout elements once", macs=2, calflops_bias_adds=1),
+        **_each(("moe_router", "moe_expert_linear"),
+                rule("F.linear patched (pytorch_ops.py:454), _linear_flops_compute (:37-40): "
+                     "2 * input elements * out_features = 2 * macs; bias ignored", macs=2)),
         batchnorm=rule("F.batch_norm in eval: in, doubled when affine", in_elements=1, affine_in=1),
         **{op: rule(f"F.{f}: in * (5 if weight else 4)", in_elements=4, affine_in=1)
            for op, f in (("layernorm", "layer_norm"), ("layernorm2d", "layer_norm"),
@@ -371,6 +406,9 @@ CALFLOPS = Convention(
         silu=rule("F.silu: in", in_elements=1),
         gelu=rule("F.gelu: in", in_elements=1),
         softmax=rule("F.softmax: in", in_elements=1),
+        moe_gating=rule("F.softmax patched (_softmax_flops_compute, pytorch_ops.py:254) on the router's "
+                        "(tokens, E) logits (modeling_mixtral.py:107): tokens * E; torch.topk and the "
+                        "renormalising operators are not patched", in_elements=1),
         maxpool=rule("F.max_pool: in", in_elements=1),
         avgpool=rule("F.avg_pool: in", in_elements=1),
         adaptive_avgpool=rule("F.adaptive_avg_pool: in", in_elements=1),
@@ -408,6 +446,8 @@ TORCHVISION = Convention(
         deconv=rule("multiply-accumulates, bias excluded", macs_all=1),
         linear=rule("multiply-accumulates, bias excluded", macs=1),
         conv1d=rule("multiply-accumulates, bias excluded (transformers' Conv1D, a linear layer)", macs=1),
+        **_each(("moe_router", "moe_expert_linear"),
+                rule("multiply-accumulates, bias excluded (linear layers)", macs=1)),
         **{op: rule("multiply-accumulates (assumed: vit_b_16's 17.56 needs the attention matmuls; "
                     "not yet checked against a torchvision model)", macs=1)
            for op in ("matmul", "matmul_operator", "bmm", "einsum")},

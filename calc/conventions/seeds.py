@@ -62,6 +62,9 @@ _EXACT_TOKENS = dict(
                     "(2k - 1) (calc.layers.moe.gating_flops)", window=1),
     moe_linear=rule("(2a - 1) per output of each routed (token, expert) pair, + bias", macs=2,
                     dot_outputs=-1, bias_adds=1),
+    moe_expert_linear=rule("(2a - 1) per output of each routed (token, expert) pair, + bias (one "
+                           "expert's F.linear, the eager loop)", macs=2, dot_outputs=-1, bias_adds=1),
+    moe_router=rule("(2*d - 1)*E per token, +E with bias, as linear", macs=2, dot_outputs=-1, bias_adds=1),
     moe_combine=rule("k multiplies and k - 1 adds per feature of a token", in_elements=2, out_elements=-1),
 )
 
@@ -175,7 +178,7 @@ TWO_MAC = Convention(
         conv1d=rule("2 per multiply-accumulate, bias ignored (transformers' Conv1D)", macs=2),
         **{op: rule("2 per product of a matmul, einsum or attention product", macs=2)
            for op in ("matmul", "matmul_operator", "bmm", "einsum", "einsum_n", "baddbmm",
-                      "sdpa_scores", "sdpa_context", "moe_linear")},
+                      "sdpa_scores", "sdpa_context", "moe_linear", "moe_expert_linear", "moe_router")},
         **{op: rule("2 per multiply-accumulate, bias ignored (nn.MultiheadAttention's projections)", macs=2)
            for op in _MHA_PROJECTIONS},
         mha_fast_bmm=rule("2 per product, as bmm", macs=2),
@@ -195,7 +198,7 @@ MACC = Convention(
         batchnorm=rule("folded into the previous layer at inference"),
         **{op: rule("multiply-accumulates (products)", macs=1)
            for op in ("matmul", "matmul_operator", "bmm", "einsum", "einsum_n", "baddbmm",
-                      "sdpa_scores", "sdpa_context", "moe_linear")},
+                      "sdpa_scores", "sdpa_context", "moe_linear", "moe_expert_linear", "moe_router")},
         **{op: rule("multiply-accumulates (nn.MultiheadAttention's projections)", macs=1)
            for op in _MHA_PROJECTIONS},
         mha_fast_bmm=rule("multiply-accumulates, as bmm", macs=1),
@@ -243,6 +246,8 @@ PARAMS_X_PIXELS = Convention(
                     macs=1, bias_adds=1) for op in _MHA_PROJECTIONS},
         moe_linear=rule("Cin*Cout + Cout per routed (token, expert) pair: expert linear layers",
                         macs=1, bias_adds=1),
+        **{op: rule("Cin*Cout + Cout per row: linear layers (the MoE router; one expert's F.linear)",
+                    macs=1, bias_adds=1) for op in ("moe_router", "moe_expert_linear")},
     ),
 )
 

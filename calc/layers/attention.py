@@ -20,6 +20,8 @@ the 'needed' convention prices only the products actually needed.  With a cache 
 queries come last: query i is at position S - T + i.
 
 `fused` says how PyTorch computes it, which is what profilers see:
+    (`projection: conv1d`: the projections are Hugging Face transformers' Conv1D, GPT-2's c_attn
+    and c_proj, op conv1d: see calc.layers.linear)
     eager  nn.Linear projections, torch.matmul (or @) for scores and context, scores * scale,
            + mask, F.softmax (Hugging Face's eager path)
     sdpa   nn.Linear projections, F.scaled_dot_product_attention for the middle (one call:
@@ -49,7 +51,7 @@ from pydantic import Field, model_validator
 from calc.arith import exact_div, flag, is_int, max_, min_, prod
 from calc.errors import ShapeError, SpecError
 from calc.layers.base import Layer, PositiveInt, format_shape
-from calc.layers.linear import linear_tally
+from calc.layers.linear import conv1d_tally, linear_tally
 from calc.layers.tensor import TensorInput
 from calc.tally import Shape, Tally
 
@@ -100,6 +102,8 @@ class _Part(Layer):
     validation covers these fields.  head_dim None means d / heads, d the width of the
     attention's input, known only when shapes are: each primitive derives it from its own."""
 
+    USES_CONTEXT = True
+
     type: str = "attention"
     op: str = ""
     heads: Any = 1
@@ -108,10 +112,24 @@ class _Part(Layer):
     S: Any = None
     causal: bool = False
     window: Any = None
+    cross: bool = False
+    context: Any = 0
+    """Tokens already in the KV cache (set per evaluation, `Network.evaluate(context=P)`): self
+    attention's T new queries attend to P + T keys."""
 
     @property
     def kind(self) -> str:
         return self.op
+
+    def keys(self, new: Any) -> Any:
+        """Keys attended to: the stated kv_len, else the `new` keys computed now plus the cache."""
+        if self.S is None:
+            return new + self.context
+        if self.context and not self.cross:
+            raise ShapeError(f"kv_len={self.S} fixes the keys; a context (KV cache) adds to keys "
+                             "the layer computes", field="kv_len",
+                             expected="no kv_len (the context sets the cache), or no context")
+        return self.S
 
     def _masked(self, N: Any, heads: Any, T: Any, S: Any) -> Any:
         """Entries of the N x heads x T x S score matrix the mask discards."""
@@ -137,14 +155,15 @@ class Projection(_Part):
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         x, d = inputs[0], inputs[-1][-1]
+        tally = conv1d_tally if self.op == "conv1d" else linear_tally
         if self.count == 0:
-            t = linear_tally(x, d, self.bias)
+            t = tally(x, d, self.bias)
         else:
             h = self.head_dim if self.head_dim is not None else d // self.heads
             if self.tokens is not None:
                 x = (x[0], self.tokens, self.features if self.features is not None else d)
-            t = linear_tally(x, self.count * h, self.bias)
-        t.op = self.op  # linear, or one of nn.MultiheadAttention's (mha_in_proj, ...); t is new
+            t = tally(x, self.count * h, self.bias)
+        t.op = self.op  # linear, conv1d, or one of nn.MultiheadAttention's (mha_in_proj, ...); t is new
         if self.op in ("mha_in_proj", "mha_fast_in_proj"):  # (rows, N, d) contiguous iff 1 in (N, rows)
             t.merge_ops = t.bias_adds * min_(x[0] - 1, 1) * min_(x[1] - 1, 1)
         return t
@@ -173,8 +192,10 @@ class Scores(_Part):
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         q, k = inputs
         N, T, H = q[0], q[1], self.heads
-        S = k[1] if self.S is None else self.S
+        S = self.keys(k[1])
         h = q[-1] // H
+        if self.context:  # the cached keys are read too
+            inputs = (q, (k[0], S, k[2]))
         masked = self._masked(N, H, T, S)
         outputs = N * H * T * S
         added = self.op in ("baddbmm", "mha_fast_baddbmm")
@@ -192,6 +213,8 @@ class Context(_Part):
         p, v = inputs
         N, H, T, S = p
         h = v[-1] // self.kv_heads
+        if self.context:  # the cached values are read too
+            inputs = (p, (v[0], S, v[2]))
         return Tally(op=self.op, inputs=inputs, output=(N, T, H * h),
                      macs=attention_macs(N, H, T, S, h), dot_outputs=N * T * H * h,
                      masked_macs=self._masked(N, H, T, S) * h)
@@ -276,6 +299,9 @@ class Attention(TensorInput):
     fused: Literal["sdpa", "eager", "mha"] = Field(
         "sdpa", description="how PyTorch runs it: sdpa (F.scaled_dot_product_attention), "
                             "eager (matmul, softmax), mha (nn.MultiheadAttention)")
+    projection: Literal["linear", "conv1d"] = Field(
+        "linear", description="linear: nn.Linear projections; conv1d: transformers' Conv1D (GPT-2's "
+                              "c_attn, c_proj; op conv1d)")
     form: Literal["matmul", "operator"] = Field(
         "matmul", description="eager only: torch.matmul, or the @ operator")
     need_weights: bool = Field(
@@ -293,6 +319,10 @@ class Attention(TensorInput):
         if self.window is not None and not self.causal:
             raise SpecError("a sliding window applies to causal attention", field="window",
                             expected="causal: true with the window, or no window")
+        if self.projection == "conv1d" and (self.fused == "mha" or not (self.qkv_bias and self.out_bias)):
+            raise SpecError("transformers' Conv1D projections always have biases and are not "
+                            "nn.MultiheadAttention's", field="projection",
+                            expected="qkv_bias and out_bias true and fused sdpa or eager, or projection: linear")
         if self.cross and self.kv_len is None:
             raise SpecError("cross attention needs kv_len, the other sequence's length", field="kv_len",
                             expected="kv_len: S")
@@ -382,7 +412,7 @@ class Attention(TensorInput):
         sdpa = self.fused == "sdpa" or (mha and not self.need_weights)
         call = "functional" if mha else "module"
         shared = dict(heads=heads, kv_heads=kv, head_dim=self.head_dim, S=self.kv_len,
-                      causal=self.causal, window=self.window)
+                      causal=self.causal, window=self.window, cross=self.cross)
         out: list[tuple[str, Layer, tuple[int, ...]]] = []
 
         def add(suffix: str, cls: type[_Part], *refs: int, **fields: Any) -> int:
@@ -390,7 +420,7 @@ class Attention(TensorInput):
             return len(out) - 1
 
         def project(suffix: str, count: int, bias: bool, *refs: int, **cross: Any) -> int:
-            op = "linear"
+            op = "conv1d" if self.projection == "conv1d" else "linear"
             if mha:  # the in-projections (count > 0) read the transposed batch-first input
                 op = ((fast or "mha_") + "in_proj") if count else (fast + "out_proj" if fast else "linear")
             return add(suffix, Projection, *refs, op=op, count=count, bias=bias, call=call, **cross)

@@ -55,6 +55,9 @@ class Layer(BaseModel):
 
     TAGS: ClassVar[tuple[str, ...]] = ()
     """The values of ``type`` this record accepts (its kind names)."""
+    USES_CONTEXT: ClassVar[bool] = False
+    """True for operations whose cost depends on the tokens already in a KV cache (a field
+    `context`, set per evaluation: `Network.evaluate(context=P)`)."""
     AXIS_FIELDS: ClassVar[tuple[str, ...]] = ()
     """Fields that may list one value per spatial axis (their length fixes the input's rank)."""
 

@@ -48,8 +48,8 @@ class Linear(WithEpilogue, FlatInput):
     Cout: PositiveInt = Field(description="output features")
     bias: bool = Field(True, description="whether it adds a learned bias per output feature")
     form: Literal["linear", "conv1d"] = Field(
-        "linear", description="linear: nn.Linear; conv1d: Hugging Face transformers' Conv1D (GPT-2), "
-                              "a (Cin, Cout) weight applied by torch.addmm (op conv1d: profilers price it apart)")
+        "linear", description="linear: nn.Linear; conv1d: transformers' Conv1D (GPT-2; torch.addmm, op conv1d, "
+                              "always biased)")
     """How PyTorch runs it: nn.Linear (op linear), or transformers' Conv1D (op conv1d), which
     profilers see as a torch.addmm call in a module whose class name says Conv."""
 

@@ -23,7 +23,7 @@ from calc.arith import prod
 from calc.errors import SpecError
 from calc.layers.activation import Activation
 from calc.layers.base import Layer, PositiveInt
-from calc.layers.linear import Linear, linear_tally
+from calc.layers.linear import linear_tally
 from calc.layers.merge import ElementwiseMerge
 from calc.layers.tensor import TensorInput
 from calc.tally import Shape, Tally
@@ -92,9 +92,19 @@ class ExpertLinear(_MoePart):
         x = inputs[0]
         one = linear_tally(x, inputs[-1][-1] if self.Cout is None else self.Cout, self.bias)
         per_expert = one.params
-        return Tally(op="moe_linear", inputs=inputs, output=one.output, params=self.experts * per_expert,
+        return Tally(op=self.op, inputs=inputs, output=one.output, params=self.experts * per_expert,
                      macs=one.macs, dot_outputs=one.dot_outputs, bias_adds=one.bias_adds,
                      inactive_params=(self.experts - self.top_k) * per_expert)
+
+
+class Router(_MoePart):
+    """The router, d -> E: Mixtral's MixtralTopKRouter, a module holding a `weight` it applies
+    by F.linear to the flattened tokens (op moe_router: profilers see it unlike nn.Linear)."""
+
+    def tally(self, inputs: tuple[Shape, ...]) -> Tally:
+        t = linear_tally(inputs[0], self.Cout, self.bias)
+        t.op = "moe_router"
+        return t
 
 
 class SharedLinear(_MoePart):
@@ -128,6 +138,9 @@ class MoE(TensorInput):
     router_bias: bool = Field(False, description="whether the router has a bias")
     shared_experts: int = Field(0, ge=0, description="shared experts every token visits (DeepSeekMoE)")
     shared_hidden: PositiveInt | None = Field(None, description="width of each shared expert (default hidden)")
+    experts_implementation: Literal["grouped_mm", "eager"] = Field(
+        "grouped_mm", description="transformers' grouped_mm (its default, op moe_linear) or eager "
+                                  "(F.linear per expert, op moe_expert_linear)")
     routing: Literal["active", "dense"] = Field(
         "active", description="active: top_k experts per token; dense: every expert (dense-equivalent)")
 
@@ -160,11 +173,12 @@ class MoE(TensorInput):
                 hidden = add(prefix + "act", Activation.model_construct(type=self.act), up)
             return add(prefix + "down", linear(None), hidden, -1)
 
-        router = add("router", Linear.model_construct(Cout=E, bias=self.router_bias), -1)
+        router = add("router", Router.model_construct(op="moe_router", Cout=E, bias=self.router_bias), -1)
         add("gating", Gating.model_construct(op="moe_gating", **part), router)
         routed = add("dispatch", Dispatch.model_construct(op="moe_dispatch", **part), -1)
+        expert_op = "moe_linear" if self.experts_implementation == "grouped_mm" else "moe_expert_linear"
         down = ffn("", routed, lambda cout: ExpertLinear.model_construct(
-            op="moe_linear", Cout=cout, bias=self.bias, **part))
+            op=expert_op, Cout=cout, bias=self.bias, **part))
         result = add("combine", Combine.model_construct(op="moe_combine", **part), down)
         if self.shared_experts:
             shared = ffn("shared.", -1, lambda cout: SharedLinear.model_construct(

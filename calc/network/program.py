@@ -105,18 +105,21 @@ class Network:
         input_shape: Sequence[Any] | None = None,
         *,
         batch: int | None = None,
+        context: Any = None,
     ) -> Report:
         """Every operation's cost, and the totals.
 
         `convention`: a `Convention` or its name (default 'exact'); `dt`: a `Dtype` or its name
         ('fp32', 'fp16', ...), for mem_bytes; `input_shape`: the whole input, batch first,
         (N, C, *spatial) with as many entries as `self.input_shape` (default: that);
-        `batch`: N instead of input_shape's.  Sizes are positive ints of at most
-        calc.limits.MAX_INT_DIGITS digits (sympy expressions for symbolic evaluation);
-        anything else is a one-line `ShapeError`."""
+        `batch`: N instead of input_shape's; `context`: tokens already in the KV cache, which
+        self attention's new tokens attend to as well (decode: T = 1 and the context).  Sizes
+        are positive ints of at most calc.limits.MAX_INT_DIGITS digits (the context may be 0;
+        sympy expressions for symbolic evaluation); anything else is a one-line `ShapeError`."""
         convention = conventions.resolve(convention)
         dt = dtype(dt)
         shape = self._checked_shape(input_shape, batch)
+        plan = self._plan if not context else self._with_context(self._checked_context(context))
         width = BYTES[dt]
         # figures[i][1] is value i's shape: value 0, the input, has a stand-in row.
         figures: list[tuple] = [(None, shape)]
@@ -125,7 +128,7 @@ class Network:
         # input shapes) pair seen before in this evaluation reuses its figures.  Each entry is
         # [figures, uses]: totals sum every distinct operation once, times its uses.
         seen: dict[tuple[int, tuple[Shape, ...]], list] = {}
-        for op, source, sources, layer_id, tally, checks, call, owner in self._plan:
+        for op, source, sources, layer_id, tally, checks, call, owner in plan:
             if source >= 0:
                 inputs = (figures[source][1],)
             else:
@@ -148,7 +151,41 @@ class Network:
         rows = Rows(self._paths, self._kinds, figures[1:])
         entries = seen.values()
         totals = Totals.of_figures([e[0] for e in entries], [e[1] for e in entries])
-        return Report(self.name, convention, dt, (shape,), rows, totals)
+        options = {"context": context} if context else {}
+        return Report(self.name, convention, dt, (shape,), rows, totals, options=options)
+
+    def uses_context(self) -> bool:
+        """Whether an operation's cost depends on a KV-cache length (self attention)."""
+        return any(op.layer.USES_CONTEXT for op in self.ops)
+
+    def _checked_context(self, context: Any) -> Any:
+        """A KV-cache length: an int >= 0 of at most MAX_INT_DIGITS digits (or a sympy
+        expression), for a network with self attention to feed."""
+        if type(context) is int or isinstance(context, bool):
+            if isinstance(context, bool) or context < 0 or context > MAX_INT:
+                raise ShapeError(f"context must be a count of cached tokens, got {context!r}",
+                                 field="context", expected="an int >= 0")
+        elif not hasattr(context, "free_symbols"):
+            raise ShapeError(f"context is a {type(context).__name__}, not a count of tokens",
+                             field="context", expected="an int >= 0")
+        if not self.uses_context():
+            raise ShapeError(f"{self.name} has no attention for a KV cache to feed", field="context",
+                             expected="no context, or a network with self attention")
+        return context
+
+    def _with_context(self, context: Any) -> tuple[tuple, ...]:
+        """The plan with each attention part bound to the cache length `context`."""
+        bound: dict[int, Any] = {}
+        plan = []
+        for entry in self._plan:
+            layer = entry[0].layer
+            if layer.USES_CONTEXT:
+                tally = bound.get(id(layer))
+                if tally is None:
+                    tally = bound[id(layer)] = layer.model_copy(update={"context": context}).tally
+                entry = (*entry[:4], tally, *entry[5:])
+            plan.append(entry)
+        return tuple(plan)
 
     @cached_property
     def _plan(self) -> tuple[tuple, ...]:
