@@ -47,6 +47,8 @@ batch_params params x N (N = the output's first axis): per-sample parameter read
 in_elements  elements of all inputs (derived from the shapes)
 out_elements elements of the output (derived from the shape)
 params       trainable parameters
+cache_entries  entries of the KV cache an attention's scores (K) or weighted sum (V) read: N x the
+             keys kept (all S, or the sliding window's most recent) x kv_heads x head_dim; 0 elsewhere
 inactive_params  parameters a token does not use: the (experts - top_k) experts a mixture of
              experts leaves out (0 elsewhere): active parameters = params - inactive_params
 buffers      non-trainable stored values (e.g. batch-norm running mean and variance)
@@ -99,7 +101,7 @@ class Tally:
         "op", "inputs", "output", "params", "buffers", "macs", "dot_outputs", "bias_adds",
         "window", "merge_ops", "rows", "macs_all", "macs_at_outputs", "string_padded_macs",
         "calflops_macs", "calflops_bias_adds", "affine_in", "stats_in", "scaled_in", "target_positions",
-        "lhs_macs", "index_space", "masked_macs", "masked_outputs", "inactive_params", "in_elements",
+        "lhs_macs", "index_space", "masked_macs", "masked_outputs", "cache_entries", "inactive_params", "in_elements",
         "out_elements",
     )
 
@@ -129,6 +131,7 @@ class Tally:
         index_space: Any = 0,
         masked_macs: Any = 0,
         masked_outputs: Any = 0,
+        cache_entries: Any = 0,
         inactive_params: Any = 0,
     ) -> None:
         self.op = op
@@ -156,6 +159,7 @@ class Tally:
         self.index_space = index_space
         self.masked_macs = masked_macs
         self.masked_outputs = masked_outputs
+        self.cache_entries = cache_entries
         self.inactive_params = inactive_params
         # Derived counters, computed at once: every costing reads both.
         self.out_elements = prod(output)

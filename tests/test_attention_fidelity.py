@@ -469,6 +469,8 @@ def test_masked_products_by_hand():
     assert (scores.masked_outputs, scores.masked_macs) == (6, 12)
     # a cache of 3 before 2 new queries, window 2: each query sees 2 keys of 5
     assert visible_pairs(2, 5, True, 2) == 4 and visible_pairs(2, 5, True) == 4 + 5
-    with pytest.raises(CalcError):
-        evaluate_layer(parse_layer({"type": "attention", "heads": 1, "causal": True, "window": 6,
-                                    "N": 1, "input": [4, 2]}))
+    # a window wider than the keys (6 > 4) has no effect yet: full causal attention
+    wide = parse_layer({"type": "attention", "heads": 1, "causal": True, "window": 6, "N": 1, "input": [4, 2]})
+    full = parse_layer({"type": "attention", "heads": 1, "causal": True, "N": 1, "input": [4, 2]})
+    assert evaluate_layer(wide, "needed").totals == evaluate_layer(full, "needed").totals
+    assert visible_pairs(4, 4, True, 6) == visible_pairs(4, 4, True) == 10

@@ -423,9 +423,15 @@ def test_needed_products_of_causal_and_windowed_attention(spec, T, window):
     assert rows[f"{attn}.context"].flops == H * (2 * pairs * h - T * h)
 
 
-def test_mistral_window_needs_as_many_keys():
-    """A 4096 window over fewer keys is refused (the attention kind's rule): the spec prices
-    T >= 4096 only."""
+def test_mistral_window_longer_than_the_prompt_is_full_causal():
+    """Mistral's 4096 window over a shorter prompt has no effect yet: every count equals the
+    same model without a window (Hugging Face runs it so; the window starts to cut at T > 4096)."""
     assert report("mistral_7b", "exact", 4096).totals.params == PUBLISHED_PARAMS["mistral_7b"]
-    with pytest.raises(ShapeError, match="window=4096 is more than the 4095 keys"):
-        network("mistral_7b").evaluate(input_shape=(1, 4095))
+    text = (SPECS / "mistral_7b.yaml").read_text()
+    unwindowed = network_from_text(text.replace("causal: true, window: window,", "causal: true,"))
+    assert unwindowed.ops != network("mistral_7b").ops
+    for convention in ("exact", "needed"):
+        short = network("mistral_7b").evaluate(convention, input_shape=(1, 1000)).totals
+        assert short == unwindowed.evaluate(convention, input_shape=(1, 1000)).totals
+    long = network("mistral_7b").evaluate("needed", input_shape=(1, 5000)).totals.flops
+    assert long < unwindowed.evaluate("needed", input_shape=(1, 5000)).totals.flops

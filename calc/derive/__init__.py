@@ -27,6 +27,7 @@ TOPICS: dict[str, str] = {
     "activation": "calc.derive.activation",
     "layernorm": "calc.derive.layernorm",
     "attention": "calc.derive.attention",
+    "kv-cache": "calc.derive.kv_cache",
     "seeds": "calc.derive.seeds",
 }
 """topic name -> module defining TITLE and build()."""

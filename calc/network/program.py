@@ -154,6 +154,31 @@ class Network:
         options = {"context": context} if context else {}
         return Report(self.name, convention, dt, (shape,), rows, totals, options=options)
 
+    def kv_cache(self, input_shape: Sequence[Any] | None = None, *, batch: int | None = None,
+                 context: Any = None) -> dict[str, Any]:
+        """Entries of the KV cache after this evaluation's tokens, by attention layer path (its
+        K and V caches together: 2 x N x keys kept x kv_heads x head_dim), for the same
+        arguments as `evaluate`: the context's cached tokens plus the new ones, a sliding
+        window's most recent only.  Bytes are entries x the cache's bytes per entry (which may
+        differ from the weights', e.g. an fp8 cache)."""
+        shape = self._checked_shape(input_shape, batch)
+        plan = self._plan if not context else self._with_context(self._checked_context(context))
+        values: list[Shape] = [shape]
+        cache: dict[str, Any] = {}
+        for op, _source, sources, _id, tally, checks, _call, _owner in plan:
+            inputs = tuple([values[i] for i in sources])
+            if checks is not None:
+                _check_record(op, checks, inputs)
+            try:
+                t = tally(inputs)
+            except CalcError as exc:
+                raise _with_place(op, exc) from None
+            values.append(t.output)
+            if t.cache_entries:
+                layer = op.record_path or op.path.rpartition(".")[0]
+                cache[layer] = cache.get(layer, 0) + t.cache_entries
+        return cache
+
     def uses_context(self) -> bool:
         """Whether an operation's cost depends on a KV-cache length (self attention)."""
         return any(op.layer.USES_CONTEXT for op in self.ops)
