@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from tool_totals import TOOLS
 
 from calc import conventions
-from calc.errors import CalcError, SpecError
+from calc.errors import SpecError
 from calc.layers.attention import Attention, visible_pairs
 from calc.network import network_from_text
 from calc.parse import parse_layer

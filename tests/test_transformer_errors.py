@@ -42,7 +42,7 @@ def test_spec_error_is_located(item, field, words):
     line = err.value.one_line()
     assert words in line, line
     name = re.search(r"name: (\w+)", item).group(1)
-    assert line.startswith(f"t.yaml:5:") and f" {name}.{field}: " in line, line
+    assert line.startswith("t.yaml:5:") and f" {name}.{field}: " in line, line
     assert "\n" not in line
 
 
