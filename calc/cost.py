@@ -4,6 +4,8 @@
     macs              multiply-accumulates of dot-product layers (bias excluded), any convention
     flops             the convention's rule applied to the tally
     mem_access        elements read and written (ShuffleNet V2): inputs + params + buffers + output
+                      (the params read: an embedding reads the rows it looks up, a mixture of
+                      experts the experts its tokens reach; Tally.weights_read)
     mem_bytes         mem_access * bytes per element of the dtype
     activations       output elements
 """
@@ -81,7 +83,7 @@ def op_figures(tally: Tally, convention: Convention, width: int, call: str = "mo
     """An operation's figures, in OpCost's field order after path and kind; `width` is the
     dtype's bytes per element (BYTES[dt], looked up once per evaluation)."""
     op, params, buffers, out = tally.op, tally.params, tally.buffers, tally.out_elements
-    access: Any = 0 if op in VIEW_OPS else mem_access(tally.in_elements, params, buffers, out)
+    access: Any = 0 if op in VIEW_OPS else mem_access(tally.in_elements, tally.weights_read, buffers, out)
     return (
         op, tally.output, params, buffers, tally.macs,
         convention.flops(tally, call), access, access * width, out, tally.inactive_params,

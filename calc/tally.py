@@ -49,6 +49,9 @@ out_elements elements of the output (derived from the shape)
 params       trainable parameters
 cache_entries  entries of the KV cache an attention's scores (K) or weighted sum (V) read: N x the
              keys kept (all S, or the sliding window's most recent) x kv_heads x head_dim; 0 elsewhere
+weights_read parameters an evaluation reads (memory access): = params, except for an embedding
+             (the rows looked up: one per token, not the table) and a mixture's experts (those
+             the routed tokens reach, at most min(E, token-expert pairs))
 inactive_params  parameters a token does not use: the (experts - top_k) experts a mixture of
              experts leaves out (0 elsewhere): active parameters = params - inactive_params
 buffers      non-trainable stored values (e.g. batch-norm running mean and variance)
@@ -101,7 +104,7 @@ class Tally:
         "op", "inputs", "output", "params", "buffers", "macs", "dot_outputs", "bias_adds",
         "window", "merge_ops", "rows", "macs_all", "macs_at_outputs", "string_padded_macs",
         "calflops_macs", "calflops_bias_adds", "affine_in", "stats_in", "scaled_in", "target_positions",
-        "lhs_macs", "index_space", "masked_macs", "masked_outputs", "cache_entries", "inactive_params", "in_elements",
+        "lhs_macs", "index_space", "masked_macs", "masked_outputs", "cache_entries", "weights_read", "inactive_params", "in_elements",
         "out_elements",
     )
 
@@ -132,6 +135,7 @@ class Tally:
         masked_macs: Any = 0,
         masked_outputs: Any = 0,
         cache_entries: Any = 0,
+        weights_read: Any = None,
         inactive_params: Any = 0,
     ) -> None:
         self.op = op
@@ -160,6 +164,7 @@ class Tally:
         self.masked_macs = masked_macs
         self.masked_outputs = masked_outputs
         self.cache_entries = cache_entries
+        self.weights_read = params if weights_read is None else weights_read
         self.inactive_params = inactive_params
         # Derived counters, computed at once: every costing reads both.
         self.out_elements = prod(output)

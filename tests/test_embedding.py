@@ -223,3 +223,11 @@ def test_compare_counts_a_tied_table_once():
     cmp = compare(tied, ["exact", "torchinfo"])
     assert cmp.params == tied.evaluate("exact").totals.params == 10 * 8
     assert cmp.flops["torchinfo"] == tied.evaluate("torchinfo").totals.flops
+
+
+def test_a_lookup_reads_the_rows_it_looks_up():
+    """Memory access of an embedding: the ids, one row per id (not the whole table: a decode
+    step of one token reads one row of Llama-2's 32000), and the output."""
+    layer = parse_layer({"type": "embedding", "num_embeddings": 32000, "embedding_dim": 16, "N": 2, "input": [3]})
+    row = evaluate_layer(layer).rows[0]
+    assert row.params == 32000 * 16 and row.mem_access == 2 * 3 + 2 * 3 * 16 + 2 * 3 * 16

@@ -71,3 +71,20 @@ def test_exact_flops_of_the_routing():
     per_token = ((2 * d - 1) * E + gating_flops(E, k)
                  + k * (2 * (2 * d - 1) * f + 5 * f + f + (2 * f - 1) * d) + (2 * k - 1) * d)
     assert evaluate_layer(layer).totals.flops == per_token
+
+
+def test_memory_reads_only_the_experts_reached():
+    """A decode step of one token reads its 2 experts' weights, not all 8 (issue 12: the memory-
+    bound floor of an MoE decode step); 4 tokens x 2 = 8 (token, expert) pairs may reach all 8.
+    Each (token, expert) pair also reads and writes d + f entries per matrix (gate, up, down)."""
+    d, f, E = 8, 16, 8
+
+    def expert_rows(tokens):
+        layer = parse_layer({"type": "moe", "experts": E, "top_k": 2, "hidden": f, "input": [tokens, d]})
+        return [r for r in evaluate_layer(layer).rows if r.op == "moe_linear"]
+
+    one = expert_rows(1)
+    assert sum(r.mem_access for r in one) == 2 * 3 * d * f + 3 * 2 * (d + f)
+    assert sum(r.params for r in one) == E * 3 * d * f  # the parameter count is every expert's
+    four = expert_rows(4)
+    assert sum(r.mem_access for r in four) == E * 3 * d * f + 3 * 8 * (d + f)

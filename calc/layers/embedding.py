@@ -4,6 +4,7 @@
     output (N, *rest, embedding_dim)
     params = num_embeddings * embedding_dim
     macs = FLOPs = 0 (a gather: each output element is copied from the table)
+    memory access: the ids, the rows looked up (one per id: the output's elements) and the output
 `padding_idx` (that row gets no gradient) and `max_norm` (rows renormalised in place when looked
 up) are kept for fidelity: neither changes a count here (max_norm's renormalisation is a
 training-time side effect no profiler counts; see tests/fixtures/profilers/embedding/).
@@ -13,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from calc.arith import prod
 from calc.errors import SpecError
 from calc.layers.base import BoundedInt, PositiveInt
 from calc.layers.tensor import TensorInput
@@ -46,5 +48,7 @@ class Embedding(TensorInput):
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         (shape,) = inputs
-        return Tally(op="embedding", inputs=inputs, output=(*shape, self.embedding_dim),
-                     params=embedding_params(self.num_embeddings, self.embedding_dim))
+        output = (*shape, self.embedding_dim)
+        return Tally(op="embedding", inputs=inputs, output=output,
+                     params=embedding_params(self.num_embeddings, self.embedding_dim),
+                     weights_read=prod(output))  # one row per id looked up, not the table

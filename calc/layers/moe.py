@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from calc.arith import prod
+from calc.arith import min_, prod
 from calc.errors import SpecError
 from calc.layers.activation import Activation
 from calc.layers.base import Layer, PositiveInt
@@ -92,8 +92,10 @@ class ExpertLinear(_MoePart):
         x = inputs[0]
         one = linear_tally(x, inputs[-1][-1] if self.Cout is None else self.Cout, self.bias)
         per_expert = one.params
-        return Tally(op=self.op, inputs=inputs, output=one.output, params=self.experts * per_expert,
+        reached = min_(self.experts, prod(x[:-1]))  # at most one expert per (token, expert) pair
+        return Tally(op=self.op, inputs=(x,), output=one.output, params=self.experts * per_expert,
                      macs=one.macs, dot_outputs=one.dot_outputs, bias_adds=one.bias_adds,
+                     weights_read=reached * per_expert,
                      inactive_params=(self.experts - self.top_k) * per_expert)
 
 
