@@ -42,3 +42,11 @@ def test_library_rows_are_current(spec):
     assert int(cells[3].replace(",", "")) == totals.macs
     if totals.active_params != totals.params:
         assert f"{totals.active_params:,} active per token" in cells[2]
+
+
+def test_decode_example_is_current():
+    net = load_network(library_path("llama2_7b"))
+    macs = net.evaluate(input_shape=(1, 1), context=4095).totals.macs
+    cache_bytes = sum(net.kv_cache().values()) * 2
+    assert f"context=4095).totals.macs   # {macs:,}: one token, 4,096 keys" in README
+    assert f"sum(net.kv_cache().values()) * 2                             # {cache_bytes:,} bytes" in README
