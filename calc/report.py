@@ -80,7 +80,7 @@ class LayerShapes:
     kernel: tuple[Any, ...] | None
 
 
-OPTION_NAMES = ("fold_bn", "depth", "top", "context")
+OPTION_NAMES = ("fold_bn", "depth", "top", "context", "mode")
 
 
 def annotate(report: Report, network: Any = None, *, fold_bn: bool | None = None) -> Report:

@@ -47,6 +47,13 @@ batch_params params x N (N = the output's first axis): per-sample parameter read
 in_elements  elements of all inputs (derived from the shapes)
 out_elements elements of the output (derived from the shape)
 params       trainable parameters
+head_macs    macs of a language model's output layer (a linear with role: lm_head), else 0: the
+             LLM conventions that leave the head out (Kaplan) subtract it
+lookup_macs  an embedding's lookup priced as a one-hot matmul, tokens x num_embeddings x dim
+             (Chinchilla's appendix F counts the input embedding so); 0 elsewhere
+token_params params x tokens (tokens: the output's entries before its last axis; a mixture's
+             experts: the layer's tokens, all experts' params, as "N" counts them), 0 for a tied
+             weight counted at its owner: the "6N per token" conventions price parameters
 cache_entries  entries of the KV cache an attention's scores (K) or weighted sum (V) read: N x the
              keys kept (all S, or the sliding window's most recent) x kv_heads x head_dim; 0 elsewhere
 weights_read parameters an evaluation reads (memory access): = params, except for an embedding
@@ -84,6 +91,9 @@ class Counter(StrEnum):
     STATS_IN = "stats_in"
     SCALED_IN = "scaled_in"
     TARGET_POSITIONS = "target_positions"
+    HEAD_MACS = "head_macs"
+    LOOKUP_MACS = "lookup_macs"
+    TOKEN_PARAMS = "token_params"
     LHS_MACS = "lhs_macs"
     INDEX_SPACE = "index_space"
     MASKED_MACS = "masked_macs"
@@ -104,7 +114,8 @@ class Tally:
         "op", "inputs", "output", "params", "buffers", "macs", "dot_outputs", "bias_adds",
         "window", "merge_ops", "rows", "macs_all", "macs_at_outputs", "string_padded_macs",
         "calflops_macs", "calflops_bias_adds", "affine_in", "stats_in", "scaled_in", "target_positions",
-        "lhs_macs", "index_space", "masked_macs", "masked_outputs", "cache_entries", "weights_read", "inactive_params", "in_elements",
+        "lhs_macs", "index_space", "masked_macs", "masked_outputs", "cache_entries", "weights_read", "inactive_params", "head_macs",
+        "lookup_macs", "tokens", "tied", "in_elements",
         "out_elements",
     )
 
@@ -137,6 +148,9 @@ class Tally:
         cache_entries: Any = 0,
         weights_read: Any = None,
         inactive_params: Any = 0,
+        head_macs: Any = 0,
+        lookup_macs: Any = 0,
+        tokens: Any = None,
     ) -> None:
         self.op = op
         self.inputs = inputs
@@ -166,6 +180,13 @@ class Tally:
         self.cache_entries = cache_entries
         self.weights_read = params if weights_read is None else weights_read
         self.inactive_params = inactive_params
+        self.head_macs = head_macs
+        self.lookup_macs = lookup_macs
+        self.tokens = tokens
+        """Tokens the parameters serve (token_params), when not the output's leading entries
+        (a mixture's experts: the layer's tokens, not its token-expert pairs)."""
+        self.tied = False
+        """True when this operation's weight is another's (`tie:`): set by the network."""
         # Derived counters, computed at once: every costing reads both.
         self.out_elements = prod(output)
         self.in_elements = prod(inputs[0]) if len(inputs) == 1 else sum(map(prod, inputs))
@@ -184,6 +205,12 @@ class Tally:
     @property
     def calls(self) -> int:
         return 1
+
+    @property
+    def token_params(self) -> Any:
+        if self.tied or not self.output:
+            return 0
+        return self.params * (prod(self.output[:-1]) if self.tokens is None else self.tokens)
 
     @property
     def batch_params(self) -> Any:

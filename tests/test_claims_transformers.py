@@ -91,15 +91,19 @@ HAND = {
     "tf-params-12d2-13d": ("holds", {None: 7_087_872}),
     "tf-params-12d2-13d-bert-large": ("holds", {None: layer_params(1024)}),
     "tf-params-12d2-no-bias-norm": ("holds", {None: 12 * D * D}),
-    "tf-forward-2n-short": ("holds only under exact, needed, 2mac, torch, calflops",
+    "tf-forward-2n-short": ("holds only under exact, needed, 2mac, torch, calflops, kaplan, chinchilla, "
+                            "palm, nanogpt, hf, megatron-2021, megatron-2023, megatron, llm-analysis, "
+                            "deepspeed",
                             {"2mac": per_param(2 * layer_macs(128, D), 128),
                              "exact": per_param(exact_gpt2_layer_flops(128, mask=False), 128)}),
-    "tf-forward-2n-context": ("wrong", {"2mac": per_param(2 * layer_macs(CTX, D), CTX),
+    # at full context only Hugging Face's 6N (no attention term) stays within 5% of 2N
+    "tf-forward-2n-context": ("holds only under hf", {"2mac": per_param(2 * layer_macs(CTX, D), CTX),
                                         "exact": per_param(exact_gpt2_layer_flops(CTX, mask=False), CTX)}),
-    "tf-forward-kaplan": ("holds only under needed",
+    # Kaplan's own row, and Megatron's halved attention (T^2 d = one product) agree with it
+    "tf-forward-kaplan": ("holds only under needed, kaplan, megatron",
                           {"2mac": per_kaplan(2 * layer_macs(CTX, D)),
                            "exact": per_kaplan(exact_gpt2_layer_flops(CTX))}),
-    "tf-megatron-forward": ("holds only under 2mac, torch",
+    "tf-megatron-forward": ("holds only under 2mac, torch, megatron-2021, megatron-2023, llm-analysis",
                             {"2mac": 24 * CTX * D * D + 4 * CTX * CTX * D,
                              "exact": exact_gpt2_layer_flops(CTX)}),
     "tf-attn-ratio": ("holds", {None: CTX}),
@@ -312,7 +316,7 @@ def test_mixtral_claims_match_the_library_spec():
 def test_claims_file_exits_0(capsys):
     assert main(["check", "--claims", CLAIMS]) == 0
     out = capsys.readouterr().out
-    assert "31 claims: 13 hold, 6 hold only under some conventions, 12 wrong" in out
+    assert "31 claims: 13 hold, 7 hold only under some conventions, 11 wrong" in out
 
 
 def test_docs_claims_transformers_md_is_the_current_output(capsys, monkeypatch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 
 from calc.conventions.base import DOT_PRODUCT_OPS, OPS, ZERO, Convention, Rule, per_op, rule
+from calc.conventions.llm import LLM_CONVENTIONS
 from calc.conventions.profilers import PROFILER_CONVENTIONS
 from calc.conventions.seeds import SEED_CONVENTIONS
 from calc.errors import ConventionError, UsageError
@@ -25,7 +26,7 @@ def _table(*conventions: Convention) -> dict[str, Convention]:
     return table
 
 
-CONVENTIONS: dict[str, Convention] = _table(*SEED_CONVENTIONS, *PROFILER_CONVENTIONS)
+CONVENTIONS: dict[str, Convention] = _table(*SEED_CONVENTIONS, *PROFILER_CONVENTIONS, *LLM_CONVENTIONS)
 DEFAULT = "exact"
 
 
@@ -53,12 +54,20 @@ MASK_KINDS = ("attention",)
 """Kinds whose counts a mask changes: 'needed' differs from 'exact' only on them."""
 
 
+LLM_KINDS = ("attention", "moe", "embedding", "position_embedding")
+"""Kinds of a language model: the LLM conventions are meant for networks that have them."""
+
+
 def distinct_for(kinds: "set[str] | None" = None) -> list[str]:
     """The conventions worth checking a claim about these layer kinds under: every one, but
-    'needed' only when an attention is involved (elsewhere it prices exactly as 'exact')."""
+    'needed' only when an attention is involved (elsewhere it prices exactly as 'exact'), and
+    the LLM conventions only for a language model's kinds (they price a conv at 0)."""
+    names = list(CONVENTIONS)
     if kinds is not None and not set(kinds) & set(MASK_KINDS):
-        return [name for name in CONVENTIONS if name != "needed"]
-    return list(CONVENTIONS)
+        names.remove("needed")
+    if kinds is not None and not set(kinds) & set(LLM_KINDS):
+        names = [n for n in names if n not in {c.name for c in LLM_CONVENTIONS}]
+    return names
 
 
 def resolve(convention: Convention | str | None) -> Convention:
@@ -69,6 +78,6 @@ def resolve(convention: Convention | str | None) -> Convention:
 
 
 __all__ = [
-    "CONVENTIONS", "DEFAULT", "DOT_PRODUCT_OPS", "OPS", "ZERO", "Convention", "Rule",
+    "CONVENTIONS", "DEFAULT", "DOT_PRODUCT_OPS", "LLM_CONVENTIONS", "OPS", "ZERO", "Convention", "Rule",
     "UnknownConventionError", "get", "per_op", "resolve", "rule",
 ]

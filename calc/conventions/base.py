@@ -136,6 +136,13 @@ def rule(
     return Rule(_terms(coefficients), note, per_batch=_terms(per_batch or {}), batch_power=batch_power)
 
 
+def times(factor: int, rules: Mapping[str, Rule], note: str) -> dict[str, Rule]:
+    """Every rule multiplied by `factor` (a training step as a multiple of the forward pass)."""
+    return {op: Rule(tuple((c, factor * k) for c, k in r.terms), f"{factor} x ({r.note}); {note}",
+                     refuse=r.refuse, per_batch=tuple((c, factor * k) for c, k in r.per_batch),
+                     batch_power=r.batch_power) for op, r in rules.items()}
+
+
 def refused(why: str) -> Rule:
     """An operation whose tool rule is deliberately not emulated."""
     return Rule((), why, refuse=why)
@@ -160,9 +167,40 @@ class Convention:
     method: Mapping[str, Rule] = field(default_factory=dict)
     method_default: Rule | None = None
     """Likewise for tensor methods (x.mean)."""
+    training: Mapping[str, Rule] | int | None = None
+    """FLOPs of a training step (forward, backward, and any recomputation the source counts):
+    rules per operation, or an int k: k times the forward rules (calls included; the usual
+    "backward = 2 x forward" is 3); None: no backward rule, training refused."""
     batch_one: bool = False
     """True when the tool's figures are only reproducible for batch 1 (a tool whose batch rule
     is not known).  None of the tables sets it since ptflops' rule is emulated (Rule.per_batch)."""
+
+    def for_training(self) -> "Convention":
+        """The convention pricing a training step: its training rules as the module rules (a
+        ConventionError naming it when it has none)."""
+        if self.training is None:
+            raise ConventionError(
+                f"convention '{self.name}' has no backward rule: it prices forward passes only",
+                expected="a convention with a training rule (see calc conventions)")
+        cached = self.__dict__.get("_training_view")
+        if cached is None:
+            from dataclasses import replace
+
+            title = self.title + ", training step"
+            if isinstance(self.training, int):
+                k, why = self.training, "backward = " + str(self.training - 1) + " x forward"
+                scale = lambda rule: None if rule is None else times(k, {"": rule}, why)[""]  # noqa: E731
+                cached = replace(
+                    self, title=title, rules=times(k, self.rules, why), training=None,
+                    functional={op: scale(r) for op, r in self.functional.items()},
+                    method={op: scale(r) for op, r in self.method.items()},
+                    functional_default=scale(self.functional_default),
+                    method_default=scale(self.method_default))
+            else:
+                cached = replace(self, title=title, rules=self.training, training=None, functional={},
+                                 method={}, functional_default=None, method_default=None)
+            object.__setattr__(self, "_training_view", cached)
+        return cached
 
     def rule_for(self, op: str, call: str = "module") -> Rule:
         if call == "functional":

@@ -434,6 +434,7 @@ CALFLOPS = Convention(
         "MACs figure for a 'same' conv with odd d(K-1) or a transposed conv is calflops_macs.",
     ),
     method_default=rule("tensor methods (x.mean) are not patched: 0"),
+    training=3,  # include_backPropagation: flops * (1 + compute_bp_factor=2), flops_counter.py:180-182
 )
 
 TORCHVISION = Convention(

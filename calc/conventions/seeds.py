@@ -170,6 +170,7 @@ TWO_MAC = Convention(
     name="2mac",
     title="FLOPs = 2 x MACs",
     source="seed 001 (FLOPs = 2*H*W*Cin*K*K*Cout); common in papers",
+    training=3,  # the usual "backward = 2 x forward": a gradient for the input and one for the weights
     rules=per_op(
         rule("only dot-product layers are counted"),
         conv=rule("2 per multiply-accumulate, bias ignored", macs=2),

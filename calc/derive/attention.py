@@ -91,7 +91,7 @@ def build() -> Derivation:
     D.library(sympy.factor(dense - needed), "layer_costs exact - needed, causal, full heads")
 
     D.section("What each convention charges for the products and the softmax")
-    names = convention_names()
+    names = convention_names("attention")
     D.note("Counters: macs = N*H*T*S*h, dot_outputs = N*H*T*S (scores), rows = N*H*T; masked_* the "
            "entries and products a mask discards.  F.scaled_dot_product_attention is one call, "
            "which profilers on a CPU see as an op with no formula:")

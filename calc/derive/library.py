@@ -58,8 +58,10 @@ def rule_formula(convention: str, op: str) -> str:
     return conventions.get(convention).rule_for(op).formula()
 
 
-def convention_names() -> list[str]:
-    return list(conventions.CONVENTIONS)
+def convention_names(*kinds: str) -> list[str]:
+    """The conventions a derivation about these kinds tabulates (calc.conventions.distinct_for:
+    the LLM conventions only for a language model's kinds; none given: the CNN kinds)."""
+    return conventions.distinct_for(set(kinds) or {"conv"})
 
 
 __all__ = ["costs", "numeric", "refuses", "rule_flops", "rule_formula", "symbols", "valid_input", "convention_names"]

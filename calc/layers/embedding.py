@@ -51,4 +51,5 @@ class Embedding(TensorInput):
         output = (*shape, self.embedding_dim)
         return Tally(op="embedding", inputs=inputs, output=output,
                      params=embedding_params(self.num_embeddings, self.embedding_dim),
-                     weights_read=prod(output))  # one row per id looked up, not the table
+                     weights_read=prod(output),  # one row per id looked up, not the table
+                     lookup_macs=prod(shape) * self.num_embeddings * self.embedding_dim)

@@ -52,6 +52,8 @@ class Linear(WithEpilogue, FlatInput):
                               "always biased)")
     """How PyTorch runs it: nn.Linear (op linear), or transformers' Conv1D (op conv1d), which
     profilers see as a torch.addmm call in a module whose class name says Conv."""
+    role: Literal["lm_head"] | None = Field(
+        None, description="lm_head: a language model's output layer (some LLM conventions leave it out)")
 
     @model_validator(mode="after")
     def _conv1d_has_bias(self) -> "Linear":
@@ -62,9 +64,10 @@ class Linear(WithEpilogue, FlatInput):
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         (shape,) = inputs
-        if self.form == "conv1d":
-            return conv1d_tally(shape, self.Cout, self.bias)
-        return linear_tally(shape, self.Cout, self.bias)
+        t = (conv1d_tally if self.form == "conv1d" else linear_tally)(shape, self.Cout, self.bias)
+        if self.role == "lm_head":
+            t.head_macs = t.macs  # t is new: the head's products, for the conventions that drop them
+        return t
 
 
 def linear_tally(shape: Shape, cout: Any, bias: Any) -> Tally:

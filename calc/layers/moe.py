@@ -95,7 +95,7 @@ class ExpertLinear(_MoePart):
         reached = min_(self.experts, prod(x[:-1]))  # at most one expert per (token, expert) pair
         return Tally(op=self.op, inputs=(x,), output=one.output, params=self.experts * per_expert,
                      macs=one.macs, dot_outputs=one.dot_outputs, bias_adds=one.bias_adds,
-                     weights_read=reached * per_expert,
+                     weights_read=reached * per_expert, tokens=prod(x[:-2]),
                      inactive_params=(self.experts - self.top_k) * per_expert)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from calc import conventions
 from calc.conventions import Convention
 from calc.cost import BYTES, Dtype, Totals, dtype, op_figures
-from calc.errors import CalcError, Location, ShapeError
+from calc.errors import CalcError, Location, ShapeError, UsageError
 from calc.layers import Layer
 from calc.layers.base import SPATIAL_NAMES
 from calc.arith import is_int
@@ -45,6 +45,9 @@ class Op:
     params are that operation's, so its row shows 0 params (counted once, as PyTorch's
     `parameters()` does); its MACs and FLOPs are its own."""
 
+
+MODES = ("inference", "training")
+"""What `Network.evaluate` prices: a forward pass, or a training step (forward and backward)."""
 
 TIEABLE = ("embedding", "linear")
 """Kinds whose weight a `tie` may share."""
@@ -106,6 +109,7 @@ class Network:
         *,
         batch: int | None = None,
         context: Any = None,
+        mode: str = "inference",
     ) -> Report:
         """Every operation's cost, and the totals.
 
@@ -115,8 +119,14 @@ class Network:
         `batch`: N instead of input_shape's; `context`: tokens already in the KV cache, which
         self attention's new tokens attend to as well (decode: T = 1 and the context).  Sizes
         are positive ints of at most calc.limits.MAX_INT_DIGITS digits (the context may be 0;
-        sympy expressions for symbolic evaluation); anything else is a one-line `ShapeError`."""
+        sympy expressions for symbolic evaluation); anything else is a one-line `ShapeError`.
+        `mode`: 'inference' (a forward pass) or 'training' (a training step, as the convention
+        prices one: its backward rule; a convention without one is a `ConventionError`)."""
         convention = conventions.resolve(convention)
+        if mode not in MODES:
+            raise UsageError(f"unknown mode {mode!r}", expected=" or ".join(MODES))
+        if mode == "training":
+            convention = convention.for_training()
         dt = dtype(dt)
         shape = self._checked_shape(input_shape, batch)
         plan = self._plan if not context else self._with_context(self._checked_context(context))
@@ -139,9 +149,12 @@ class Network:
                 _check_record(op, checks, inputs)
             try:
                 if entry is None:
-                    figs = op_figures(tally(inputs), convention, width, call)
+                    t = tally(inputs)
                     if owner is not None:  # a tied weight: checked, its params counted at the owner
                         check_tie(op, inputs, self.ops[owner], _inputs_of(self.ops[owner], figures))
+                        t.tied = True
+                    figs = op_figures(t, convention, width, call)
+                    if owner is not None:
                         figs = (*figs[:2], 0, *figs[3:])
                     entry = seen[key] = [figs, 0]
             except CalcError as exc:
@@ -152,6 +165,8 @@ class Network:
         entries = seen.values()
         totals = Totals.of_figures([e[0] for e in entries], [e[1] for e in entries])
         options = {"context": context} if context else {}
+        if mode != "inference":
+            options["mode"] = mode
         return Report(self.name, convention, dt, (shape,), rows, totals, options=options)
 
     def kv_cache(self, input_shape: Sequence[Any] | None = None, *, batch: int | None = None,
