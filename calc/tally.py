@@ -47,6 +47,8 @@ batch_params params x N (N = the output's first axis): per-sample parameter read
 in_elements  elements of all inputs (derived from the shapes)
 out_elements elements of the output (derived from the shape)
 params       trainable parameters
+grad_macs    a training step's products for the gradient of the input: macs, 0 for an operation
+             reading the network's input (the data needs no gradient)
 head_macs    macs of a language model's output layer (a linear with role: lm_head), else 0: the
              LLM conventions that leave the head out (Kaplan) subtract it
 lookup_macs  an embedding's lookup priced as a one-hot matmul, tokens x num_embeddings x dim
@@ -94,6 +96,7 @@ class Counter(StrEnum):
     HEAD_MACS = "head_macs"
     LOOKUP_MACS = "lookup_macs"
     TOKEN_PARAMS = "token_params"
+    GRAD_MACS = "grad_macs"
     LHS_MACS = "lhs_macs"
     INDEX_SPACE = "index_space"
     MASKED_MACS = "masked_macs"
@@ -115,7 +118,7 @@ class Tally:
         "window", "merge_ops", "rows", "macs_all", "macs_at_outputs", "string_padded_macs",
         "calflops_macs", "calflops_bias_adds", "affine_in", "stats_in", "scaled_in", "target_positions",
         "lhs_macs", "index_space", "masked_macs", "masked_outputs", "cache_entries", "weights_read", "inactive_params", "head_macs",
-        "lookup_macs", "tokens", "tied", "in_elements",
+        "lookup_macs", "tokens", "tied", "reads_input", "in_elements",
         "out_elements",
     )
 
@@ -187,6 +190,9 @@ class Tally:
         (a mixture's experts: the layer's tokens, not its token-expert pairs)."""
         self.tied = False
         """True when this operation's weight is another's (`tie:`): set by the network."""
+        self.reads_input = False
+        """True when it reads the network's (or a standalone layer's) input, whose gradient a
+        training step does not compute: set by the network."""
         # Derived counters, computed at once: every costing reads both.
         self.out_elements = prod(output)
         self.in_elements = prod(inputs[0]) if len(inputs) == 1 else sum(map(prod, inputs))
@@ -205,6 +211,12 @@ class Tally:
     @property
     def calls(self) -> int:
         return 1
+
+    @property
+    def grad_macs(self) -> Any:
+        """The products of the gradient of its input, in a training step: macs, unless it reads
+        the network's input, which needs none."""
+        return 0 if self.reads_input else self.macs
 
     @property
     def token_params(self) -> Any:

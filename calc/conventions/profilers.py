@@ -10,6 +10,8 @@ none of these tools counts.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from calc.conventions.base import ZERO, Convention, Rule, per_op, refused, rule
 
 # Attention (calc.layers.attention): the primitives a model's attention runs, by how PyTorch
@@ -364,6 +366,34 @@ TORCH = Convention(
     notes=("No formula is registered for aten layer_norm, group_norm, native_*_norm, rms_norm: "
            "normalisations count 0.",),
 )
+
+def _backward_of_torch(forward: dict) -> dict:
+    """FlopCounterMode's training step per operation (docs/notes/training-oracle.md,
+    tests/fixtures/profilers/training/): it has no backward factor but counts the aten ops
+    autograd runs.  A product of 2 * macs (mm, addmm, bmm, convolution) is followed by one for
+    the weight's (or the second operand's) gradient and one for the input's, which the network's
+    input does not need: 2 * macs + 2 * macs + 2 * grad_macs; the bias gradient (a sum) and every
+    operation without a formula count 0.  Anything else refuses rather than guess."""
+    out = {}
+    for op, r in forward.items():
+        terms = {c.value: k for c, k in r.terms}
+        if r.refuse:
+            out[op] = r
+        elif op.startswith("mha_fast"):
+            out[op] = refused("training runs with gradients, so nn.MultiheadAttention takes no fast path "
+                              "(activation.py:1434): state fast_path: false")
+        elif not terms and not r.per_batch:
+            out[op] = rule(f"0 forward and backward: {r.note}")
+        elif terms == {"macs": 2}:
+            out[op] = rule("forward 2 * macs; backward aten.mm (or convolution_backward, bmm) for the "
+                           "weight's gradient, 2 * macs, and for the input's, 2 * grad_macs "
+                           "(flop_counter.py:159-196, 264-367)", macs=4, grad_macs=2)
+        else:
+            out[op] = refused(f"FlopCounterMode's backward of {op} ({r.formula()}) is not emulated")
+    return out
+
+
+TORCH = replace(TORCH, training=_backward_of_torch(TORCH.rules))
 
 CALFLOPS = Convention(
     name="calflops",

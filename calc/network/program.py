@@ -150,6 +150,8 @@ class Network:
             try:
                 if entry is None:
                     t = tally(inputs)
+                    if 0 in sources:  # the network's input: no gradient to compute in training
+                        t.reads_input = True
                     if owner is not None:  # a tied weight: checked, its params counted at the owner
                         check_tie(op, inputs, self.ops[owner], _inputs_of(self.ops[owner], figures))
                         t.tied = True
