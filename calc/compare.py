@@ -44,8 +44,17 @@ class Comparison:
     """The network's input shape(s) compared at, batch first."""
 
 
-def compare(network: Network, names: list[str] | None = None) -> Comparison:
-    conventions = [CONVENTIONS[n] for n in (names or list(CONVENTIONS))]
+def compare(network: Network, names: list[str] | None = None, mode: str = "inference") -> Comparison:
+    """Every convention's FLOPs of the network at its input, and where they differ, kind by
+    kind; `mode` 'training': a training step's (conventions without a backward rule n/a)."""
+    if names is None:  # the conventions that apply: no LLM formulas for a CNN, 'needed' with masks
+        from calc.conventions import distinct_for
+
+        names = distinct_for({op.layer.kind if not op.layer.USES_CONTEXT else "attention"
+                              for op in network.ops})
+        if mode == "training":  # those that state a backward rule
+            names = [n for n in names if CONVENTIONS[n].training is not None]
+    conventions = [CONVENTIONS[n] for n in names]
     pairs: list[tuple[Any, Tally]] = run(network.ops, network.input_shape, lambda op, tally: (op, tally))
     totals: dict[str, int | None] = {}
     refusals: dict[str, str] = {}
@@ -56,6 +65,12 @@ def compare(network: Network, names: list[str] | None = None) -> Comparison:
         counts[tally.op] = counts.get(tally.op, 0) + 1
         elements[tally.op] = elements.get(tally.op, 0) + tally.in_elements
     for c in conventions:
+        if mode == "training":
+            try:
+                c = c.for_training()
+            except ConventionError as exc:
+                refusals[c.name], totals[c.name] = exc.message, None
+                continue
         total, per_kind = _apply(c, pairs)
         if isinstance(total, str):
             refusals[c.name] = total

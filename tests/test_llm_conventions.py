@@ -130,7 +130,7 @@ def test_the_spread_on_one_gpt2_sequence(gpt2):
 
 
 @pytest.mark.parametrize("convention", ["exact", "needed", "thop", "fvcore", "ptflops", "torchinfo",
-                                        "torch", "torchvision", "macc"])
+                                        "torchvision", "macc"])
 def test_training_refused_without_a_backward_rule(gpt2, convention):
     with pytest.raises(ConventionError) as err:
         gpt2.evaluate(convention, mode="training")
@@ -142,3 +142,29 @@ def test_mode_is_checked_and_recorded(gpt2):
         gpt2.evaluate("2mac", mode="train")
     assert gpt2.evaluate("2mac", mode="training").options["mode"] == "training"
     assert "mode" not in gpt2.evaluate("2mac").options
+
+
+@pytest.mark.parametrize("convention", ["kaplan", "palm", "hf", "megatron", "chinchilla"])
+def test_a_convolutional_network_is_refused(convention):
+    """A convolution has no meaning in a formula of language models (PaLM's 6N would price
+    ResNet-50's weights per output position): a located refusal, not a number."""
+    with pytest.raises(ConventionError) as err:
+        load_network(library_path("resnet18")).evaluate(convention)
+    assert "convention of transformer language models" in err.value.one_line()
+    assert "conv1" in err.value.one_line()
+
+
+def test_compare_in_training_mode_is_the_llm_table(gpt2):
+    """`compare(gpt2, mode='training')`: the conventions that state a backward rule, one figure
+    each for one 1024-token sequence, from HF's 6N (522.6 G) to Chinchilla's appendix (1,113.4 G)."""
+    from calc.compare import compare
+
+    table = compare(gpt2, mode="training")
+    assert set(table.flops) == {"2mac", "torch", "calflops", "kaplan", "chinchilla", "palm", "nanogpt",
+                                 "hf", "megatron-2021", "megatron-2023", "megatron", "llm-analysis",
+                                 "deepspeed"}
+    for name, total in table.flops.items():
+        assert total == flops(gpt2, name, "training"), name
+    assert min(table.flops.values()) == 521_838_526_464 and max(table.flops.values()) == 1_113_446_154_240
+    inference = compare(load_network(library_path("resnet18")))
+    assert "palm" not in inference.flops and "needed" not in inference.flops

@@ -184,6 +184,8 @@ SYMBOLIC = [
 @pytest.mark.parametrize("kind, fields, point", SYMBOLIC)
 def test_symbolic_equals_numeric(kind, fields, point, convention):
     conv = conventions.get(convention)
+    if convention in conventions.distinct_for({"attention"}) and convention not in conventions.distinct_for({kind}):
+        pytest.skip(f"'{convention}' prices language models: it refuses a {kind} of a CNN")
     numeric = evaluate_layer(parse_layer({"type": kind, **fields, "N": 2, **point}), conv).totals
     symbols = {"N": N, "Cin": C, "H": H, "W": W, "L": H}
     sym_fields = {**fields, "N": N}

@@ -19,7 +19,7 @@ Specs mark the output layer `role: lm_head` (specs/gpt2.yaml, specs/llama2_7b.ya
 
 from __future__ import annotations
 
-from calc.conventions.base import ZERO, Convention, per_op, rule
+from calc.conventions.base import ZERO, Convention, per_op, refused, rule
 from calc.conventions.profilers import CALFLOPS
 
 PROJECTIONS = ("linear", "conv1d", "mha_in_proj", "mha_fast_in_proj", "mha_fast_out_proj",
@@ -35,6 +35,19 @@ EMBEDDING_TABLES = ("embedding", "position_lookup")
 
 def _each(ops: tuple[str, ...], r) -> dict:
     return {op: r for op in ops}
+
+
+NOT_LM = ("conv", "deconv", "batchnorm", "layernorm2d", "groupnorm", "instancenorm", "maxpool", "avgpool",
+          "adaptive_avgpool", "adaptive_maxpool", "upsample_nearest", "upsample_bilinear", "channel_shuffle")
+"""Operations of convolutional networks, which these formulas of language models do not define."""
+
+
+def _lm_only(rules: dict, name: str) -> dict:
+    """The table with a refusal for the operations no LLM convention defines (a convolution would
+    otherwise be priced by its parameters x positions: a number its source never meant)."""
+    why = (f"'{name}' is a convention of transformer language models; it has no rule for a "
+           "convolutional network's '{op}'")
+    return {op: refused(why.format(op=op)) if op in NOT_LM else r for op, r in rules.items()}
 
 
 KAPLAN = Convention(
@@ -191,5 +204,13 @@ DEEPSPEED = Convention(
            "Training: bwd = (2 + recompute_fwd_factor) x fwd, recompute 0 (:373)."),
 )
 
-LLM_CONVENTIONS = (KAPLAN, CHINCHILLA, PALM, NANOGPT, HUGGINGFACE, MEGATRON_PAPER, MEGATRON_2023,
-                   MEGATRON, LLM_ANALYSIS, DEEPSPEED)
+def _guarded(c: Convention) -> Convention:
+    from dataclasses import replace
+
+    training = c.training if not isinstance(c.training, dict) else _lm_only(c.training, c.name)
+    return replace(c, rules=_lm_only(dict(c.rules), c.name), training=training)
+
+
+LLM_CONVENTIONS = tuple(_guarded(c) for c in (
+    KAPLAN, CHINCHILLA, PALM, NANOGPT, HUGGINGFACE, MEGATRON_PAPER, MEGATRON_2023, MEGATRON, LLM_ANALYSIS,
+    DEEPSPEED))

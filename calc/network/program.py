@@ -346,6 +346,8 @@ def run(ops: tuple[Op, ...], input_shape: Shape, emit: Callable[[Op, Any], Any])
     results = []
     for op in ops:
         tally = _tally(op, tuple(values[i] for i in op.inputs))
+        tally.tied = op.tie is not None  # its weight counted at its owner
+        tally.reads_input = 0 in op.inputs  # the data: no gradient in training
         values.append(tally.output)
         results.append(emit(op, tally))
     return results
