@@ -22,8 +22,9 @@ Importing `calc` is cheap: submodules (pydantic records, sympy for symbolic work
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (10 ms) on every command
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 
@@ -54,6 +55,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'calc' has no attribute {name!r}")
+    from importlib import import_module
+
     return getattr(import_module(module), name)
 
 

@@ -3,24 +3,27 @@
 `main(argv) -> int` never raises: a bad spec prints one line and returns 1, bad usage one line
 and 2.  SIGINT, SIGTERM and SIGHUP end a command with one line ("calc: interrupted by SIGINT")
 and exit status 128 + the signal's number (130, 143, 129), after removing any output file being
-written (see calc.files).  Heavy modules are imported inside the command that needs them.
+written (see calc.files).  Heavy modules are imported inside the command that needs them; this
+module's own imports are light (no argparse, re, typing, dataclasses), so that a `calc report`
+answered from the cache (calc.cache, `cached_report`) starts in about twice `python -c pass`.
 """
 
 from __future__ import annotations
 
-import argparse
-import re
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import import_module
-from typing import Any
+from types import ModuleType
 
-from calc.errors import CalcError, UsageError
-from calc.files import check_output, emit
 from calc.limits import MAX_INT_DIGITS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Iterator, Sequence
+    from typing import Any
 
 FORMATS = ("text", "md", "csv", "json", "latex")
 DTYPES = ("fp32", "fp16", "bf16", "int8", "fp64")
@@ -106,16 +109,69 @@ def format_help(formats: Sequence[str], default: str = "text") -> str:
     return "output format: " + "; ".join(f"{f}: {FORMAT_HELP.get(f, f)}" for f in formats) + f" (default: {default})"
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line (raised, not printed and exited)."""
+def terminal_columns() -> int:
+    """`shutil.get_terminal_size().columns`, without importing shutil (and bz2, lzma, fnmatch
+    with it): $COLUMNS if a positive int, else the terminal of sys.__stdout__, else 80."""
+    import os
 
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}{_calc_name(message)}", expected=f"see '{self.prog} --help'")
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+        columns = columns or 80
+    return columns
+
+
+_ARGPARSE: dict[str, Any] = {}
+
+
+def _argparse_classes() -> tuple[type, type]:
+    """(_Parser, _Formatter), made on first use (argparse is imported only by a command that
+    parses its arguments with it: not by a cached report).
+
+    _Formatter: argparse's formatter, its default width found as argparse finds it (the
+    terminal's columns less 2) but without `import shutil`: argparse makes a formatter for
+    every add_argument (to check the metavar), and so imported shutil on every command.
+    _Parser: argparse that reports a usage error as one line (raised, not printed and exited)."""
+    if not _ARGPARSE:
+        import argparse
+
+        from calc.errors import UsageError
+
+        class _Formatter(argparse.HelpFormatter):
+            def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                         width: int | None = None) -> None:
+                super().__init__(prog, indent_increment, max_help_position,
+                                 terminal_columns() - 2 if width is None else width)
+
+        class _Parser(argparse.ArgumentParser):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                kwargs.setdefault("formatter_class", _Formatter)
+                super().__init__(*args, **kwargs)
+
+            def error(self, message: str) -> None:  # type: ignore[override]
+                raise UsageError(f"{self.prog}: {message}{_calc_name(message)}", expected=f"see '{self.prog} --help'")
+
+        _ARGPARSE.update(_Parser=_Parser, _Formatter=_Formatter)
+    return _ARGPARSE["_Parser"], _ARGPARSE["_Formatter"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("_Parser", "_Formatter"):
+        return _argparse_classes()[0 if name == "_Parser" else 1]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _calc_name(message: str) -> str:
     """'; calc calls it X' for a PyTorch name where calc has its own: `calc layer Conv2d`,
     `--kernel_size 3`."""
+    import re
+
     from calc.parse import TORCH_FIELDS, torch_kind
 
     choice = re.search(r"invalid choice: '([^']*)'", message)
@@ -148,7 +204,8 @@ def _spec_arg(parser: argparse.ArgumentParser) -> None:
                                      "(see 'calc list'), or '-' to read the spec from stdin")
 
 
-_INT = re.compile(r"[+-]?[0-9]+")
+_INT = r"[+-]?[0-9]+"
+"""An int as int_arg takes it (a pattern for re.fullmatch; re caches it compiled)."""
 
 
 def shown(text: str, width: int = 40) -> str:
@@ -159,7 +216,10 @@ def shown(text: str, width: int = 40) -> str:
 def int_arg(text: str) -> int:
     """An int written in ASCII decimal digits (no '1_000', no spaces), of at most
     MAX_INT_DIGITS digits: the bound every int a spec gives has (calc/limits.py)."""
-    if not _INT.fullmatch(text):
+    import argparse
+    import re
+
+    if not re.fullmatch(_INT, text):
         raise argparse.ArgumentTypeError(f"invalid int value: {shown(text)}")
     digits = len(text.lstrip("+-"))
     if digits > MAX_INT_DIGITS:
@@ -167,7 +227,7 @@ def int_arg(text: str) -> int:
     return int(text)
 
 
-_LIST_SEPARATOR = re.compile(r"[,xX]")
+_LIST_SEPARATOR = r"[,xX]"
 
 
 def _list_only(annotation: Any) -> bool:
@@ -184,8 +244,10 @@ def _list_only(annotation: Any) -> bool:
 def _value(text: str) -> Any:
     """A command-line value: an int, a list of ints written 1,7 or 1x7 (the --input syntax), or
     a word (e.g. 'same')."""
-    parts = _LIST_SEPARATOR.split(text)
-    if all(_INT.fullmatch(p) for p in parts):
+    import re
+
+    parts = re.split(_LIST_SEPARATOR, text)
+    if all(re.fullmatch(_INT, p) for p in parts):
         numbers = [int_arg(p) for p in parts]
         return numbers[0] if len(numbers) == 1 else numbers
     try:
@@ -250,6 +312,8 @@ def field_metavar(annotation: Any) -> str:
 
 
 def _add_layer_commands(sub: Any) -> None:
+    import argparse
+
     from calc.layers import REGISTRY
 
     for tag, cls in sorted(REGISTRY.items()):
@@ -269,12 +333,15 @@ def _add_layer_commands(sub: Any) -> None:
         p.set_defaults(kind=tag, layer_fields=[n for n in cls.model_fields if n not in ("type", "name")])
 
 
-def build_parser(layer_kinds: bool = True) -> argparse.ArgumentParser:
+def build_parser(layer_kinds: bool = True, command: str | None = None) -> argparse.ArgumentParser:
     """The whole parser.  Its `layer` command has one sub-command per layer kind, built from the
     records' fields; that needs the records (pydantic), so it is left out (`layer_kinds=False`)
-    when another command runs."""
+    when another command runs.  The commands implemented in their own modules (EXTENSIONS:
+    derive, check) get their options only when `command` is None (the whole parser) or theirs:
+    `calc report` does not import them."""
     from calc import __version__
 
+    _Parser = _argparse_classes()[0]
     parser = _Parser(prog="calc", description="Exact parameters, MACs, FLOPs and memory access of neural-network layers and networks.")
     parser.add_argument("--version", action="version", version=f"calc {__version__}",
                         help="print the version and exit")
@@ -295,6 +362,8 @@ def build_parser(layer_kinds: bool = True) -> argparse.ArgumentParser:
     report.add_argument("--top", type=int_arg, metavar="N", help="only the N costliest rows (totals stay whole)")
     _input_args(report)
     report.add_argument("--fold-bn", action="store_true", help="fold batch norms into the conv/linear before them")
+    report.add_argument("--no-cache", action="store_true",
+                        help="neither read nor write the report cache (also: FLOPCALC_NO_CACHE=1; see calc.cache)")
     _common(report, (*FORMATS, "tree"))
 
     symbolic = commands.add_parser("symbolic", help="a network's totals as closed forms in its input size")
@@ -309,7 +378,11 @@ def build_parser(layer_kinds: bool = True) -> argparse.ArgumentParser:
     _input_args(symbolic)
 
     for name, module in EXTENSIONS.items():
-        import_module(module).add_arguments(commands.add_parser(name, help=import_module(module).HELP))
+        if command is None or command == name:
+            extension = import_module(module)
+            extension.add_arguments(commands.add_parser(name, help=extension.HELP))
+        else:  # another command runs: the name only (its help is never shown)
+            commands.add_parser(name)
 
     cmp = commands.add_parser("compare", help="a network under every convention, and where they differ")
     _spec_arg(cmp)
@@ -329,6 +402,8 @@ def build_parser(layer_kinds: bool = True) -> argparse.ArgumentParser:
 def _document_shared_options(parser: argparse.ArgumentParser) -> None:
     """Every --format (the extension commands' too) says what each of its choices gives, and
     every -o says that '-' is stdout (which `_main` makes it for every command)."""
+    import argparse
+
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for sub in action.choices.values():
@@ -341,6 +416,8 @@ def _document_shared_options(parser: argparse.ArgumentParser) -> None:
 
 def _cmd_layer(args: argparse.Namespace) -> int:
     from calc import conventions
+    from calc.errors import CalcError, UsageError
+    from calc.files import check_output, emit
     from calc.cost import dtype
     from calc.parse import parse_layer
     from calc.render import render
@@ -391,6 +468,8 @@ def _cmd_conventions(args: argparse.Namespace) -> int:
 
 
 def _positive(value: int | None, flag: str) -> None:
+    from calc.errors import UsageError
+
     if value is not None and value < 1:
         raise UsageError(f"{flag} must be a positive int, got {value}", expected="1 or more")
 
@@ -398,8 +477,12 @@ def _positive(value: int | None, flag: str) -> None:
 def parse_input(text: str) -> tuple[int, ...]:
     """`--input CxHxW` (or C,H,W): the per-sample shape, 1 to 4 positive sizes (the batch is
     `--batch`)."""
-    parts = _LIST_SEPARATOR.split(text)
-    if not 1 <= len(parts) <= 4 or not all(_INT.fullmatch(p) for p in parts):
+    import re
+
+    from calc.errors import UsageError
+
+    parts = re.split(_LIST_SEPARATOR, text)
+    if not 1 <= len(parts) <= 4 or not all(re.fullmatch(_INT, p) for p in parts):
         raise UsageError(f"--input {shown(text)} is not a shape", expected="positive sizes like 3x224x224")
     for p in parts:
         if len(p.lstrip("+-")) > MAX_INT_DIGITS:
@@ -421,6 +504,8 @@ def _input_shape(network: Any, args: argparse.Namespace, sample: tuple[int, ...]
     """The full input shape (N, C, *spatial) that --input and --batch ask for; None for neither."""
     if sample is None and args.batch is None:
         return None
+    from calc.errors import UsageError
+
     spec = tuple(network.input_shape)
     if sample is None:
         sample = spec[1:]
@@ -462,26 +547,34 @@ def _spec_file(spec: str) -> str:
     return library_path(spec.removesuffix(".yaml")) or spec
 
 
-def load_spec(spec: str) -> Any:
+STDIN_MAX_BYTES = 4 * 1024 * 1024
+"""calc.yamlload.MAX_BYTES (a test checks), here so that reading stdin imports no PyYAML."""
+
+
+def read_stdin() -> bytes:
+    """The spec's bytes on stdin: one byte past the bound at most (network_from_text refuses a
+    spec that is too large)."""
+    from calc.errors import UsageError
+
+    if sys.stdin is None:  # started with stdin closed (e.g. pythonw, some daemons)
+        raise UsageError("'-' reads the spec from stdin, and there is no stdin", expected="a path to a YAML spec")
+    try:
+        return sys.stdin.buffer.read(STDIN_MAX_BYTES + 1)
+    except (OSError, ValueError, AttributeError) as exc:  # closed, captured, not a byte stream
+        from calc.errors import Location, YamlError
+
+        raise YamlError(f"cannot read standard input: {getattr(exc, 'strerror', None) or exc}",
+                        location=Location(STDIN_NAME), expected="a spec on stdin") from None
+
+
+def load_spec(spec: str, stdin_bytes: bytes | None = None) -> Any:
     """The network a spec argument names: a file, a library spec (see `calc list`), or '-' for
-    the spec's text on stdin (named <stdin> in errors)."""
+    the spec's text on stdin (named <stdin> in errors; `stdin_bytes` if already read)."""
     from calc.errors import YamlError
     from calc.network import load_network, network_from_text
 
     if spec == STDIN:
-        from calc.yamlload import MAX_BYTES
-
-        if sys.stdin is None:  # started with stdin closed (e.g. pythonw, some daemons)
-            raise UsageError("'-' reads the spec from stdin, and there is no stdin", expected="a path to a YAML spec")
-        # One byte past the bound: network_from_text refuses a spec that is too large.
-        try:
-            text = sys.stdin.buffer.read(MAX_BYTES + 1)
-        except (OSError, ValueError, AttributeError) as exc:  # closed, captured, not a byte stream
-            from calc.errors import Location
-
-            raise YamlError(f"cannot read standard input: {getattr(exc, 'strerror', None) or exc}",
-                            location=Location(STDIN_NAME), expected="a spec on stdin") from None
-        return network_from_text(text, STDIN_NAME)
+        return network_from_text(read_stdin() if stdin_bytes is None else stdin_bytes, STDIN_NAME)
     path = _spec_file(spec)
     try:
         return load_network(path)
@@ -510,11 +603,131 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+REPORT_UNCACHED = frozenset({"command", "spec", "output", "no_cache", "input"})
+"""`calc report`'s arguments that do not go into the cache key as they are: the spec (its bytes
+and name do), -o (where the text goes), --no-cache, and --input (its parsed sizes do).  Every
+other option (any added later too) is part of the key."""
+
+
+def _report_cache(args: argparse.Namespace, sample: tuple[int, ...] | None) -> tuple[str | None, bytes | None, Any]:
+    """(key, spec bytes, error) of the report cache for this command: key None when the cache
+    is off or the spec is not a regular file or stdin; for stdin, the bytes read (or the error
+    reading them, raised where the uncached command raises it)."""
+    from calc import cache
+    from calc.errors import CalcError
+
+    if args.no_cache or cache.disabled():
+        return None, None, None
+    if args.spec == STDIN:
+        try:
+            data = read_stdin()
+        except CalcError as exc:
+            return None, None, exc
+        source = STDIN_NAME
+        if len(data) > STDIN_MAX_BYTES:
+            return None, data, None
+    else:
+        source = _spec_file(args.spec)
+        data = cache.read_spec_file(source)
+        if data is None:
+            return None, None, None
+    options = [(k, v) for k, v in vars(args).items() if k not in REPORT_UNCACHED]
+    options.append(("input", sample))
+    return cache.key(data, source, options), data, None
+
+
+REPORT_DEFAULTS = {"convention": "exact", "dtype": "fp32", "format": "text", "units": False, "depth": None,
+                   "top": None, "batch": None, "fold_bn": False}
+"""The keyed options of `calc report` and their defaults, as its parser has them (a test checks)."""
+_PLAIN_VALUED = {"--convention": "convention", "--dtype": "dtype", "--format": "format", "--depth": "depth",
+                 "--top": "top", "--batch": "batch", "--input": "input"}
+_PLAIN_FLAGS = {"--units": "units", "--fold-bn": "fold_bn"}
+_PLAIN_INTS = ("depth", "top", "batch")
+
+
+def _plain_int(text: str) -> int | None:
+    """What int_arg makes of `text` when it is plain ASCII digits, else None."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= MAX_INT_DIGITS else None
+
+
+def _plain_report_args(argv: Sequence[str]) -> tuple[str, list[tuple[str, Any]]] | None:
+    """(spec, keyed options) of `calc report ARGV` when every argument is in a plain form:
+    the spec once, each option of REPORT_DEFAULTS at most once as `--name value`, `--name=value`
+    or a bare flag, values as int_arg and parse_input read them.  None for anything else
+    (stdin, -o, --no-cache, --help, abbreviations, repeats, '--', values that would be errors):
+    argparse then parses the command as always.  The options come out as `_report_cache` makes
+    them from argparse's result, so both find the same entry."""
+    spec = None
+    values: dict[str, Any] = {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg in _PLAIN_FLAGS:
+            name, value = _PLAIN_FLAGS[arg], True
+        elif arg.startswith("-") and arg != STDIN:
+            flag, equals, value = arg.partition("=")
+            name = _PLAIN_VALUED.get(flag)
+            if name is None:
+                return None
+            if not equals:
+                if i >= len(argv):
+                    return None
+                value = argv[i]
+                i += 1
+            if value.startswith("-"):
+                return None
+        else:
+            if spec is not None or arg == STDIN:
+                return None
+            spec = arg
+            continue
+        if name in values:
+            return None
+        values[name] = value
+    if spec is None:
+        return None
+    for name in _PLAIN_INTS:
+        if name in values:
+            values[name] = _plain_int(values[name])
+            if values[name] is None:
+                return None
+    sample = None
+    if "input" in values:
+        parts = values.pop("input").replace("x", ",").replace("X", ",").split(",")
+        sizes = [_plain_int(p) for p in parts]
+        if not 1 <= len(sizes) <= 4 or None in sizes or 0 in sizes:
+            return None
+        sample = tuple(sizes)
+    options = [(k, values.get(k, default)) for k, default in REPORT_DEFAULTS.items()]
+    options.append(("input", sample))
+    return spec, options
+
+
+def cached_report(argv: Sequence[str]) -> str | None:
+    """The text of `calc report ARGV` (arguments after 'report') from the report cache, or None
+    (cache off, arguments not in a plain form, no entry): then the command runs as always.
+    Imports argparse, PyYAML and pydantic no more than calc.cache does: not at all."""
+    from calc import cache
+
+    try:
+        if cache.disabled():
+            return None
+        parsed = _plain_report_args(argv)
+        if parsed is None:
+            return None
+        spec, options = parsed
+        source = _spec_file(spec)
+        data = cache.read_spec_file(source)
+        if data is None:
+            return None
+        return cache.load(cache.key(data, source, options))
+    except Exception:  # a cache that cannot answer is a miss, never a failed command
+        return None
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
-    from calc import conventions
-    from calc.cost import dtype
-    from calc.render import render
-    from calc.report import annotate, collapse, top
+    from calc.files import check_output, emit
 
     _positive(args.depth, "--depth")
     _positive(args.top, "--top")
@@ -522,9 +735,25 @@ def _cmd_report(args: argparse.Namespace) -> int:
     inputs = spec_inputs(args.spec)
     if args.output:
         check_output(args.output, inputs)
+    hex_key, data, pending = _report_cache(args, sample)
+    if hex_key is not None:
+        from calc import cache
+
+        text = cache.load(hex_key)
+        if text is not None:
+            emit(text, args.output, inputs)
+            return 0
+
+    from calc import conventions
+    from calc.cost import dtype
+    from calc.render import render
+    from calc.report import annotate, collapse, top
+
     convention = conventions.get(args.convention)
     dt = dtype(args.dtype)
-    network = load_spec(args.spec)
+    if pending is not None:
+        raise pending
+    network = load_spec(args.spec, data if args.spec == STDIN else None)
     if args.fold_bn:
         from calc.network.fold import fold_batchnorm
 
@@ -536,7 +765,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
         report = collapse(report, args.depth)
     if args.top:
         report = top(report, args.top)
-    emit(render(report, args.format, args.units), args.output, inputs)
+    text = render(report, args.format, args.units)
+    emit(text, args.output, inputs)
+    if hex_key is not None:
+        from calc import cache
+
+        # a file is cached only if it still holds the bytes the key was made of
+        if args.spec == STDIN or cache.read_spec_file(_spec_file(args.spec)) == data:
+            cache.store(hex_key, text)
     return 0
 
 
@@ -559,6 +795,8 @@ def _cmd_symbolic(args: argparse.Namespace) -> int:
     default = "T" if "T" in network.axis_names() else "H,W"
     variables = tuple(v.strip() for v in (args.vars or default).split(",") if v.strip())
     if not variables:
+        from calc.errors import UsageError
+
         raise UsageError("--vars names no variable", expected="e.g. H,W")
     network = _with_input(network, _input_shape(network, args, sample))
     form = closed_form(network, convention, variables)
@@ -569,6 +807,7 @@ def _cmd_symbolic(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from calc import conventions
     from calc.compare import compare, render_comparison
+    from calc.files import check_output, emit
 
     names = None
     if args.conventions:
@@ -637,6 +876,43 @@ def _signals_interrupt() -> Iterator[None]:
             signal.signal(sig, previous)
 
 
+PLUGINS_OFF = ("__all__", "1", "true")
+"""The values of PYDANTIC_DISABLE_PLUGINS with which pydantic loads no plugin at all."""
+PLUGIN_LOADER = "pydantic.plugin._loader"
+
+
+class _NoPluginLoader(ModuleType):
+    """Stands for pydantic's plugin loader while PYDANTIC_DISABLE_PLUGINS turns every plugin
+    off.  With that setting the real loader's `get_plugins()` returns () at once, but importing
+    it imports importlib.metadata (and email, zipfile, csv with it: 6-17 ms) at module level,
+    which pydantic does on the first model class.  This module answers `get_plugins()` the
+    same, (); any other name pydantic may ask of its loader loads the real module."""
+
+    @staticmethod
+    def get_plugins() -> tuple[()]:
+        return ()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(import_module(self.__name__), name)
+
+
+def _skip_plugin_loader() -> None:
+    """Put `_NoPluginLoader` in place of pydantic's plugin loader, before pydantic is imported,
+    when PYDANTIC_DISABLE_PLUGINS disables every plugin (a user's own setting is honoured: a
+    list of plugin names keeps the real loader)."""
+    import os
+
+    if os.environ.get("PYDANTIC_DISABLE_PLUGINS") not in PLUGINS_OFF:
+        return
+    if "pydantic" in sys.modules or PLUGIN_LOADER in sys.modules:
+        return
+    sys.modules[PLUGIN_LOADER] = _NoPluginLoader(PLUGIN_LOADER)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import gc
     import os
@@ -644,6 +920,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # calc's own records use no pydantic plugin; skipping their discovery saves an
     # importlib.metadata scan of every installed distribution on each command.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    _skip_plugin_loader()
 
     # A command is short-lived and keeps what it builds to the end: the cyclic garbage
     # collector's passes over 10^5 live objects cost more than they could ever free.
@@ -661,10 +938,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        argv = list(sys.argv[1:] if argv is None else argv)
+        text = cached_report(argv[1:]) if argv and argv[0] == "report" else None
+        if text is not None:
+            sys.stdout.write(text)
+            return 0
+    except BrokenPipeError:
+        return 0
+    from calc.errors import CalcError, UsageError
+
+    try:
         try:
-            args = build_parser(layer_kinds=bool(argv) and argv[0] == "layer").parse_args(argv)
+            args = build_parser(layer_kinds=bool(argv) and argv[0] == "layer",
+                                command=argv[0] if argv and argv[0] in COMMANDS else None).parse_args(argv)
         except SystemExit as exc:  # --help and --version print and stop: main returns, never exits
             return exc.code if isinstance(exc.code, int) else 0
         if getattr(args, "output", None) == STDIN:  # -o - is stdout, as for most Unix tools

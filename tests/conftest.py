@@ -8,6 +8,8 @@ randomized search lives in the long run (`python3 bench/run.py --fuzz-long`, or
     HYPOTHESIS_PROFILE=ci       default: derandomized, 60 examples a test, no example database
     HYPOTHESIS_PROFILE=random   randomized, 60 examples a test (quick local exploration)
     HYPOTHESIS_PROFILE=long     randomized, 2,000 examples a test
+
+FLOPCALC_NO_CACHE=1 is set for the whole run: no test reads or writes ~/.cache/flopcalc.
 """
 
 import os
@@ -16,6 +18,9 @@ import sys
 from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, os.path.dirname(__file__))
+# The tests take the full report path and never read or write the user's spec cache
+# (tests/test_cache.py turns it on, in a temporary folder).
+os.environ.setdefault("FLOPCALC_NO_CACHE", "1")
 
 _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", max_examples=60, derandomize=True, database=None, **_COMMON)

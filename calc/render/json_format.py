@@ -16,7 +16,6 @@ JSON.  The published schema: docs/schemas/report.schema.json.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import Any
 
@@ -31,6 +30,8 @@ def dumps(value: Any) -> str:
     `int.__repr__`, which refuses more than Python's int-to-text digit limit (4300 digits by
     default; a process-wide setting that a library must not change): a value holding such an
     int is written again by `_write`, the same layout."""
+    import json  # here, not at the top: only the json format needs it
+
     try:
         return json.dumps(value, indent=2)
     except ValueError:  # an int longer than the digit limit allows (no other ValueError here)
@@ -43,6 +44,8 @@ def dumps(value: Any) -> str:
 def _write(value: Any, newline: str, parts: list[str]) -> None:
     """Append `value` (its dicts keyed by str) as json.dumps(indent=2) writes it; `newline` is
     a line break and the current indentation."""
+    import json
+
     if isinstance(value, int) and not isinstance(value, bool):
         parts.append(int_text(value))
     elif isinstance(value, dict) and value:
