@@ -34,6 +34,7 @@ FORMAT_HELP = {
     "json": "JSON, for programs",
     "latex": "LaTeX source (a longtable)",
     "tree": "an indented tree of blocks with their totals, percent of FLOPs and torchinfo's size estimate",
+    "html": "one self-contained HTML page: charts per block, the table, memory, the conventions (needs the plot extra)",
 }
 """What each --format gives, for the help of every command that has --format."""
 LIST_SYNTAX = "per-axis lists as 1,7 or 1x7"
@@ -262,6 +263,42 @@ def _input_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int_arg, metavar="N", help="the batch size (default: the spec's batch)")
 
 
+def _workload_args(parser: argparse.ArgumentParser, *, mode: bool = True) -> None:
+    """What a language model is doing: training or inference, and a prefill or decode step."""
+    if mode:
+        parser.add_argument("--mode", default="inference", choices=("inference", "training"),
+                            help="inference: a forward pass; training: a training step, as the "
+                                 "convention prices one (default: inference)")
+    parser.add_argument("--phase", choices=("prefill", "decode"),
+                        help="decode: one new token per sequence after --context cached ones; "
+                             "prefill: the spec's tokens (or --input's) after them")
+    parser.add_argument("--context", type=int_arg, metavar="P",
+                        help="tokens already in the KV cache, which self attention reads too")
+
+
+def _workload(network: Any, args: argparse.Namespace, shape: Any) -> tuple[Any, Any]:
+    """The input shape and KV-cache length --phase and --context ask for."""
+    from calc.errors import UsageError
+
+    context = getattr(args, "context", None)
+    if context is not None and context < 0:
+        raise UsageError(f"--context must be 0 or more, got {context}", expected="a count of cached tokens")
+    if context and not network.uses_context():
+        raise UsageError(f"--context: {network.name} has no self attention for a KV cache to feed",
+                         expected="no --context, or a language model's spec")
+    if getattr(args, "phase", None) == "decode":
+        if context is None:
+            raise UsageError("--phase decode needs --context: the tokens already cached",
+                             expected="e.g. --phase decode --context 4095")
+        if "T" not in network.axis_names():
+            raise UsageError(f"--phase decode needs a sequence input {{T: ...}}; {network.name}'s is "
+                             f"{network.axis_names()}", expected="a language model's spec")
+        full = tuple(shape) if shape is not None else tuple(network.input_shape)
+        t = network.axis_names().index("T")
+        shape = (*full[:t], 1, *full[t + 1:])
+    return shape, context or None
+
+
 def field_help(cls: Any, name: str) -> str:
     """A layer field's help: its description (or its type in words), its default, and the list
     syntax where it takes a list."""
@@ -361,10 +398,11 @@ def build_parser(layer_kinds: bool = True, command: str | None = None) -> argpar
     report.add_argument("--depth", type=int_arg, metavar="N", help="collapse rows below depth N of the path")
     report.add_argument("--top", type=int_arg, metavar="N", help="only the N costliest rows (totals stay whole)")
     _input_args(report)
+    _workload_args(report)
     report.add_argument("--fold-bn", action="store_true", help="fold batch norms into the conv/linear before them")
     report.add_argument("--no-cache", action="store_true",
                         help="neither read nor write the report cache (also: FLOPCALC_NO_CACHE=1; see calc.cache)")
-    _common(report, (*FORMATS, "tree"))
+    _common(report, (*FORMATS, "tree", "html"))
 
     symbolic = commands.add_parser("symbolic", help="a network's totals as closed forms in its input size")
     _spec_arg(symbolic)
@@ -376,6 +414,24 @@ def build_parser(layer_kinds: bool = True, command: str | None = None) -> argpar
     symbolic_formats = ("text", "md", "latex", "json")
     symbolic.add_argument("--format", default="text", choices=symbolic_formats, help=format_help(symbolic_formats))
     _input_args(symbolic)
+    _workload_args(symbolic)
+
+    plot = commands.add_parser("plot", help="a chart of a network's cost as a file (svg, png, pdf; the plot extra)")
+    _spec_arg(plot)
+    plot.add_argument("--kind", default="layers", choices=("layers", "memory", "conventions"),
+                      help="layers: cost per block; memory: activations over the network; conventions: "
+                           "FLOPs under each convention (default: layers)")
+    plot.add_argument("--metric", default="flops", choices=("macs", "flops", "params", "mem_bytes", "mem_access"),
+                      help="what --kind layers draws (default: flops)")
+    plot.add_argument("--depth", type=int_arg, metavar="N", help="the block level drawn (default: the "
+                      "deepest with at most 40 bars)")
+    plot.add_argument("--convention", default="exact", metavar="NAME",
+                      help="counting convention (default: exact; see 'calc conventions')")
+    plot.add_argument("--dtype", default="fp32", choices=DTYPES, help="element type (default: fp32)")
+    _input_args(plot)
+    _workload_args(plot)
+    plot.add_argument("-o", "--output", metavar="FILE", required=True,
+                      help="the file to write; its suffix (.svg, .png, .pdf) is the format")
 
     for name, module in EXTENSIONS.items():
         if command is None or command == name:
@@ -387,6 +443,9 @@ def build_parser(layer_kinds: bool = True, command: str | None = None) -> argpar
     cmp = commands.add_parser("compare", help="a network under every convention, and where they differ")
     _spec_arg(cmp)
     cmp.add_argument("--conventions", metavar="NAME[,NAME...]", help="comma-separated subset (default: all)")
+    cmp.add_argument("--mode", default="inference", choices=("inference", "training"),
+                     help="training: a training step under each convention that states a backward "
+                          "rule, e.g. calc compare gpt2 --mode training (default: inference)")
     cmp.add_argument("--format", default="text", choices=FORMATS, help=format_help(FORMATS))
     _input_args(cmp)
     _output_arg(cmp)
@@ -637,12 +696,14 @@ def _report_cache(args: argparse.Namespace, sample: tuple[int, ...] | None) -> t
 
 
 REPORT_DEFAULTS = {"convention": "exact", "dtype": "fp32", "format": "text", "units": False, "depth": None,
-                   "top": None, "batch": None, "fold_bn": False}
+                   "top": None, "batch": None, "fold_bn": False, "mode": "inference", "phase": None,
+                   "context": None}
 """The keyed options of `calc report` and their defaults, as its parser has them (a test checks)."""
 _PLAIN_VALUED = {"--convention": "convention", "--dtype": "dtype", "--format": "format", "--depth": "depth",
-                 "--top": "top", "--batch": "batch", "--input": "input"}
+                 "--top": "top", "--batch": "batch", "--input": "input", "--mode": "mode", "--phase": "phase",
+                 "--context": "context"}
 _PLAIN_FLAGS = {"--units": "units", "--fold-bn": "fold_bn"}
-_PLAIN_INTS = ("depth", "top", "batch")
+_PLAIN_INTS = ("depth", "top", "batch", "context")
 
 
 def _plain_int(text: str) -> int | None:
@@ -758,7 +819,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
         from calc.network.fold import fold_batchnorm
 
         network = fold_batchnorm(network)
-    report = network.evaluate(convention, dt, _input_shape(network, args, sample))
+    shape, context = _workload(network, args, _input_shape(network, args, sample))
+    report = network.evaluate(convention, dt, shape, context=context, mode=args.mode)
+    if args.format == "html":  # one self-contained page: its own grouping, the conventions compared
+        from calc.compare import compare
+        from calc.render.html import render_html
+
+        at = _with_input(network, shape)
+        text = render_html(report, network=network, comparison=compare(at, mode=args.mode))
+        emit(text, args.output, inputs)
+        return 0
     # input shapes and kernel sizes for the formats that show them (tree, json); fold_bn for all
     report = annotate(report, network if args.format in ("tree", "json") else None, fold_bn=args.fold_bn)
     if args.depth:
@@ -798,8 +868,11 @@ def _cmd_symbolic(args: argparse.Namespace) -> int:
         from calc.errors import UsageError
 
         raise UsageError("--vars names no variable", expected="e.g. H,W")
-    network = _with_input(network, _input_shape(network, args, sample))
-    form = closed_form(network, convention, variables)
+    shape, context = _workload(network, args, _input_shape(network, args, sample))
+    network = _with_input(network, shape)
+    if args.mode == "training":
+        convention = convention.for_training()
+    form = closed_form(network, convention, variables, context=context or 0)
     sys.stdout.write(render_closed_form(form, args.format))
     return 0
 
@@ -819,13 +892,43 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.output:
         check_output(args.output, inputs)
     network = load_spec(args.spec)
-    result = compare(_with_input(network, _input_shape(network, args, sample)), names)
+    result = compare(_with_input(network, _input_shape(network, args, sample)), names, mode=args.mode)
     emit(render_comparison(result, args.format), args.output, inputs)
     return 0
 
 
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from calc import conventions
+    from calc.files import check_output
+
+    _positive(args.depth, "--depth")
+    inputs = spec_inputs(args.spec)
+    if args.output in (None, STDIN):  # '-o -' (stdout) is read as no file
+        from calc.errors import UsageError
+
+        raise UsageError("a plot is a file: -o FILE.svg, .png or .pdf", expected="a file name")
+    check_output(args.output, inputs)
+    from calc.plot import plot, plot_format
+
+    plot_format(args.output)  # the suffix is checked before any work
+    sample = _sample_and_batch(args)
+    network = load_spec(args.spec)
+    shape, context = _workload(network, args, _input_shape(network, args, sample))
+    # the conventions chart prices the mode itself, under each convention that can
+    mode = args.mode if args.kind != "conventions" else "inference"
+    report = network.evaluate(conventions.get(args.convention), args.dtype, shape, context=context, mode=mode)
+    comparison = None
+    if args.kind == "conventions":
+        from calc.compare import compare
+
+        comparison = compare(_with_input(network, shape), mode=args.mode)
+    plot(report, args.kind, args.output, network=network, comparison=comparison, metric=args.metric,
+         depth=args.depth)
+    return 0
+
+
 COMMANDS = {
-    "compare": _cmd_compare, "list": _cmd_list,
+    "compare": _cmd_compare, "list": _cmd_list, "plot": _cmd_plot,
     "layer": _cmd_layer, "report": _cmd_report, "schema": _cmd_schema,
     "conventions": _cmd_conventions, "symbolic": _cmd_symbolic,
 }

@@ -321,7 +321,7 @@ def test_report_output_interrupted_write_is_atomic(capsys, net, tmp_path, monkey
     (["--top", "x" * 5000], 2, "argument --top: invalid int value: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'... (5,000 characters)"),
     (["--input", "3x1x1"], 1, "pool.K: window 2 is larger than the padded input 1"),
     (["--dtype", "fp8"], 2, "invalid choice: 'fp8'"),
-    (["--format", "html"], 2, "invalid choice: 'html'"),
+    (["--format", "xml"], 2, "invalid choice: 'xml'"),
     (["--convention", "flops"], 2, "unknown convention 'flops'"),
     (["-o", "/nonexistent-dir/x.txt"], 2, "cannot write /nonexistent-dir/x.txt"),
 ])
