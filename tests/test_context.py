@@ -72,3 +72,14 @@ def test_context_needs_self_attention_and_no_fixed_keys():
     with pytest.raises(CalcError) as err:
         network_from_text(LAYER.format(T=2, extra=", kv_len: 6"), "a.yaml").evaluate(context=4)
     assert "kv_len=6 fixes the keys" in err.value.one_line() and "attn" in err.value.one_line()
+
+
+def test_a_position_table_bounds_the_context():
+    """GPT-2's 1024 learned positions: a decode step after 1023 cached tokens fits, after 1024 it
+    would look up position 1024, which the table has not: a located error, not a number."""
+    net = load_network(library_path("gpt2"))
+    assert net.evaluate(input_shape=(1, 1), context=1023).totals.params == 124_439_808
+    with pytest.raises(ShapeError) as err:
+        net.evaluate(input_shape=(1, 1), context=1024)
+    assert "a table of 1024 positions cannot cover 1 tokens after 1024 cached" in err.value.one_line()
+    assert "transformer.wpe.rows" in err.value.one_line()

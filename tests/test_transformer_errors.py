@@ -29,7 +29,7 @@ CASES = [  # (layer item, field, words of the message)
      "head_dim=3 is odd"),
     ("{type: moe, name: moe, experts: 4, top_k: 5, hidden: 8}", "top_k", "top_k=5 is more than the 4 experts"),
     ("{type: position_embedding, name: wpe, rows: 4, lookup: true}", "rows",
-     "a table of 4 positions cannot cover T=8 tokens"),
+     "a table of 4 positions cannot cover 8 tokens"),
     ("{type: select, name: cls, dim: 1, index: 8}", "index", "8 is out of range for an axis of 8"),
     ("{type: class_token, name: cls, tokens: 0}", "tokens", "greater than 0"),
 ]

@@ -54,7 +54,9 @@ class PositionEmbedding(TensorInput):
 
     TAGS = ("position_embedding",)
     type: Literal["position_embedding"] = Field("position_embedding", description="the kind: position_embedding")
+    USES_CONTEXT = True
     rows: PositiveInt | None = Field(None, description="rows of the table (default T; at least T when looked up)")
+    context: BoundedInt = Field(0, ge=0, description="tokens before these (a KV cache): set per evaluation")
     lookup: bool = Field(False, description="looked up by position ids with nn.Embedding (GPT-2, BERT), "
                                             "not a parameter added whole (ViT)")
 
@@ -63,9 +65,11 @@ class PositionEmbedding(TensorInput):
         _sequence(x, self.type)
         N, T, d = x
         rows = T if self.rows is None else self.rows
-        if self.lookup and is_int(T) and rows < T:
-            raise ShapeError(f"a table of {rows} positions cannot cover T={T} tokens", field="rows",
-                             expected=f"rows >= {T} (the model's context length)")
+        last = T + self.context  # the new tokens sit at positions context .. context + T - 1
+        if self.lookup and is_int(last) and rows < last:
+            after = f" after {self.context} cached" if self.context else ""
+            raise ShapeError(f"a table of {rows} positions cannot cover {T} tokens{after}", field="rows",
+                             expected=f"at most {rows} tokens in all (the model's context length)")
         if not self.lookup and self.rows is not None and is_int(T) and rows != T:
             raise ShapeError(f"a table of {rows} rows added whole needs T={rows} tokens, got T={T}",
                              field="rows", expected=f"rows: {T}, or lookup: true")
