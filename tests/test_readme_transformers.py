@@ -50,3 +50,20 @@ def test_decode_example_is_current():
     cache_bytes = sum(net.kv_cache().values()) * 2
     assert f"context=4095).totals.macs   # {macs:,}: one token, 4,096 keys" in README
     assert f"sum(net.kv_cache().values()) * 2                             # {cache_bytes:,} bytes" in README
+
+
+def test_llm_training_table_is_current():
+    section = _section("## LLM workloads")
+    net = load_network(library_path("gpt2"))
+    rows = re.findall(r"^\| ([\d,]+) \| (`[^|]+) \|", section, re.M)
+    assert len(rows) == 11
+    for figure, names in rows:
+        for name in re.findall(r"`([\w-]+)`", names):
+            assert int(figure.replace(",", "")) == net.evaluate(name, mode="training").totals.flops, name
+    llama = load_network(library_path("llama2_7b"))
+    for name, prefill, decode in re.findall(r"^\| `([\w-]+)` \| ([\d,]+) \| ([\d,]+) \|", section, re.M):
+        assert int(prefill.replace(",", "")) == llama.evaluate(name).totals.flops
+        assert int(decode.replace(",", "")) == llama.evaluate(name, input_shape=(1, 1), context=4095).totals.flops
+    step = llama.evaluate("exact", "fp16", input_shape=(1, 1), context=4095).totals
+    assert f"{step.mem_bytes:,} bytes in fp16" in section
+    assert f"of which the cache is {sum(llama.kv_cache().values()) * 2:,}" in section
