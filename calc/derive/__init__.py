@@ -28,6 +28,7 @@ TOPICS: dict[str, str] = {
     "layernorm": "calc.derive.layernorm",
     "attention": "calc.derive.attention",
     "kv-cache": "calc.derive.kv_cache",
+    "6n": "calc.derive.six_n",
     "seeds": "calc.derive.seeds",
 }
 """topic name -> module defining TITLE and build()."""
