@@ -42,7 +42,8 @@ def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
     """'; did you mean X?' for a close choice ('' for none, or for a word too long to be a typo)."""
     if len(word) > 64:
         return ""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    # YAML keys need not be text (a `null:` or `1:` key): only names can be suggested
+    close = difflib.get_close_matches(word, [c for c in choices if isinstance(c, str)], n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 
 

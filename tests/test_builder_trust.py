@@ -449,3 +449,13 @@ def test_schema_validates_input_forms():
                        ({"N": 2, "C": 1, "D": 2, "H": 8, "W": 8}, True), ({"C": 3, "H": 8}, False)]:
         errors = list(validator.iter_errors({"name": "t", "input": input_, "layers": [{"type": "relu"}]}))
         assert (not errors) == ok, input_
+
+
+def test_a_block_parameter_must_be_a_name():
+    """A YAML key that is no name (null, a number; the fuzzer's '&' edit made one) is a located
+    error, not a crash while suggesting a close name (difflib on None)."""
+    text = ("name: t\ninput: [3, 8, 8]\nblocks:\n  b:\n    params: {null: 1, ch: 2}\n"
+            "    layers: [{type: relu}]\nlayers:\n  - {type: block, block: b, with: {c: 3}}\n")
+    e = error_of(text)
+    assert "parameter name None is not a name" in e.message and e.field == "blocks.b.params"
+    assert str(e.location).startswith("t.yaml:5:")

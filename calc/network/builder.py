@@ -304,6 +304,10 @@ class Builder:
                 raise self.error(f"block name '{name}' is already a layer kind", blocks, name,
                                  field=f"blocks.{name}")
             for param, value in params.items():
+                if not isinstance(param, str) or not param.isidentifier():
+                    raise self.error(f"parameter name {show(param)} is not a name", params, param,
+                                     field=f"blocks.{name}.params",
+                                     expected="a name such as ch or stride (letters, digits, _)")
                 self._bounded(value, params, param, f"blocks.{name}", f"params.{param}")
             self.blocks[str(name)] = block
 
