@@ -112,8 +112,8 @@ def build() -> Derivation:
     Tp = D.define("T_p", frac(6 * d * p - s, 1 - p), "a context s >= 0 short of 6 d p/(1 - p)")
     D.at_least(0, "p C_dense - (C_dense - 6N) at T = T_p: 12 L d s >= 0", witness=12 * L * d * s,
                lhs=p * grouped(72 * L * d**2 + 12 * L * Tp * d) - 12 * L * Tp * d)
-    D.equals(frac(2 * d, 3), "within 10% (p = 1/10): T <= 6d/9 = 2d/3",
-             lhs=frac(6 * d * sympy.Rational(1, 10), 1 - sympy.Rational(1, 10)))
+    D.equals(frac(2 * d, 3), "within 10% (p = 1/10): T <= 6 d p/(1 - p) = (6d/10)/(9/10) = 6d/9 = 2d/3",
+             lhs=frac(6 * d, 9))
     D.equals(512, "GPT-2 (d = 768): 6N is within 10% up to T = 512", lhs=frac(2 * 768, 3))
     T1 = D.define("T_1", frac(2 * d, 3) + 1, "one token past it")
     D.at_least(0, "at T = T_1 it is not: the attention term exceeds p C_dense by (9/10)*12 L d",
