@@ -14,6 +14,7 @@ Hand formulas (d model width, T tokens, H heads of h = d/H, MLP 4d; see the clai
 
 from __future__ import annotations
 
+import functools
 import os
 from fractions import Fraction
 
@@ -35,13 +36,11 @@ DOC = os.path.join(ROOT, "docs", "claims-transformers.md")
 
 TITLE, ALL = load_claims(CLAIMS)
 BY_ID = {c.id: c for c in ALL}
-RESULTS: dict[str, object] = {}
 
 
+@functools.cache
 def result(cid):
-    if cid not in RESULTS:
-        RESULTS[cid] = run_claim(BY_ID[cid])
-    return RESULTS[cid]
+    return run_claim(BY_ID[cid])
 
 
 def value(cid, convention=None):

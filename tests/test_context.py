@@ -39,6 +39,8 @@ def test_llama_decode_step():
     attention products, as at T = 1 with no cache) + 32 layers x (scores + context) over 4,096
     keys of d = 4096: 2 x 4096 x 4096 each."""
     net = load_network(library_path("llama2_7b"))
+    weights = 32 * (4 * 4096 * 4096 + 3 * 4096 * 11008) + 4096 * 32000  # q, k, v, o, gate, up, down; head
+    assert weights == 6_607_077_376
     alone = net.evaluate(input_shape=(1, 1)).totals.macs
     step = net.evaluate(input_shape=(1, 1), context=4095).totals.macs
     assert alone == 6_607_077_376 + 32 * 2 * 4096

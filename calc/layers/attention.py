@@ -52,7 +52,7 @@ from pydantic import Field, model_validator
 from calc.arith import exact_div, flag, is_int, max_, min_, prod
 from calc.errors import ShapeError, SpecError
 from calc.layers.base import Layer, PositiveInt, format_shape
-from calc.layers.linear import conv1d_tally, linear_tally
+from calc.layers.linear import linear_tally
 from calc.layers.tensor import TensorInput
 from calc.tally import Shape, Tally
 
@@ -163,18 +163,16 @@ class Projection(_Part):
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         x, d = inputs[0], inputs[-1][-1]
-        tally = conv1d_tally if self.op == "conv1d" else linear_tally
         if self.count == 0:
-            t = tally(x, d, self.bias)
+            cout = d
         else:
-            h = self.head_dim if self.head_dim is not None else d // self.heads
+            cout = self.count * (self.head_dim if self.head_dim is not None else d // self.heads)
             if self.tokens is not None:
                 x = (x[0], self.tokens, self.features if self.features is not None else d)
-            t = tally(x, self.count * h, self.bias)
-        t.op = self.op  # linear, conv1d, or one of nn.MultiheadAttention's (mha_in_proj, ...); t is new
+        separate = 0
         if self.op in ("mha_in_proj", "mha_fast_in_proj"):  # (rows, N, d) contiguous iff 1 in (N, rows)
-            t.merge_ops = t.bias_adds * min_(x[0] - 1, 1) * min_(x[1] - 1, 1)
-        return t
+            separate = flag(self.bias) * prod(x[:-1]) * cout * min_(x[0] - 1, 1) * min_(x[1] - 1, 1)
+        return linear_tally(x, cout, self.bias, op=self.op, merge_ops=separate)
 
 
 class LastSlice(_Part):

@@ -64,38 +64,34 @@ class Linear(WithEpilogue, FlatInput):
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
         (shape,) = inputs
-        t = (conv1d_tally if self.form == "conv1d" else linear_tally)(shape, self.Cout, self.bias)
-        if self.role == "lm_head":
-            t.head_macs = t.macs  # t is new: the head's products, for the conventions that drop them
-        return t
+        op = "conv1d" if self.form == "conv1d" else "linear"
+        return linear_tally(shape, self.Cout, self.bias, op=op, head=self.role == "lm_head")
 
 
-def linear_tally(shape: Shape, cout: Any, bias: Any) -> Tally:
-    """nn.Linear(shape[-1], cout, bias) on an input of that shape."""
+def linear_tally(shape: Shape, cout: Any, bias: Any, op: str = "linear", *, head: bool = False,
+                 merge_ops: Any = 0) -> Tally:
+    """nn.Linear(shape[-1], cout, bias) on an input of that shape, priced as operation `op`.
+    op conv1d (transformers' Conv1D, see the module docstring) also states the bias tensor's
+    elements (calflops_bias_adds) and torchinfo's convolution figure (macs_at_outputs); `head`:
+    a language model's output layer (head_macs); `merge_ops`: bias adds ATen runs apart."""
     *lead, cin = shape
     rows = prod(lead)
     bias = flag(bias)
     dot = rows * cout
+    output = (*lead, cout)
+    params = linear_params(cin, cout, bias)
+    macs = linear_macs(rows, cin, cout)
+    conv1d = op == "conv1d"
     return Tally(
-        op="linear",
+        op=op,
         inputs=(shape,),
-        output=(*lead, cout),
-        params=linear_params(cin, cout, bias),
-        macs=linear_macs(rows, cin, cout),
+        output=output,
+        params=params,
+        macs=macs,
         dot_outputs=dot,
         bias_adds=bias * dot,
-    )
-
-
-def conv1d_tally(shape: Shape, cout: Any, bias: Any) -> Tally:
-    """transformers' Conv1D(cout, shape[-1]) on an input of that shape: linear's counts, plus
-    the bias tensor's elements (calflops_bias_adds) and torchinfo's convolution figure
-    (macs_at_outputs), see the module docstring."""
-    t = linear_tally(shape, cout, bias)
-    out = t.output
-    return Tally(
-        op="conv1d", inputs=t.inputs, output=out, params=t.params, macs=t.macs,
-        dot_outputs=t.dot_outputs, bias_adds=t.bias_adds,
-        calflops_bias_adds=flag(bias) * cout,
-        macs_at_outputs=t.params * out[0] * prod(out[2:]),
+        calflops_bias_adds=bias * cout if conv1d else None,
+        macs_at_outputs=params * output[0] * prod(output[2:]) if conv1d else None,
+        head_macs=macs if head else 0,
+        merge_ops=merge_ops,
     )

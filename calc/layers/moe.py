@@ -104,9 +104,7 @@ class Router(_MoePart):
     by F.linear to the flattened tokens (op moe_router: profilers see it unlike nn.Linear)."""
 
     def tally(self, inputs: tuple[Shape, ...]) -> Tally:
-        t = linear_tally(inputs[0], self.Cout, self.bias)
-        t.op = "moe_router"
-        return t
+        return linear_tally(inputs[0], self.Cout, self.bias, op="moe_router")
 
 
 class SharedLinear(_MoePart):
