@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 FORMATS = ("text", "md", "csv", "json", "latex")
-DTYPES = ("fp32", "fp16", "bf16", "int8", "fp64")
+DTYPES = ("fp32", "fp16", "bf16", "fp8", "int8", "fp64")
 FORMAT_HELP = {
     "text": "plain text, aligned for a terminal",
     "md": "Markdown",

@@ -28,10 +28,11 @@ class Dtype(StrEnum):
     FP32 = "fp32"
     FP16 = "fp16"
     BF16 = "bf16"
+    FP8 = "fp8"
     INT8 = "int8"
 
 
-BYTES: dict[Dtype, int] = {Dtype.FP64: 8, Dtype.FP32: 4, Dtype.FP16: 2, Dtype.BF16: 2, Dtype.INT8: 1}
+BYTES: dict[Dtype, int] = {Dtype.FP64: 8, Dtype.FP32: 4, Dtype.FP16: 2, Dtype.BF16: 2, Dtype.FP8: 1, Dtype.INT8: 1}
 
 
 def dtype(name: Dtype | str) -> Dtype:

@@ -266,8 +266,8 @@ def test_convention_and_dtype_by_name(tiny):
 
 def test_unknown_dtype_lists_the_choices(tiny):
     with pytest.raises(UsageError) as info:
-        tiny.evaluate(None, "fp8")  # KeyError before
-    assert one_line(info.value) == "unknown dtype 'fp8' (expected one of fp64, fp32, fp16, bf16, int8)"
+        tiny.evaluate(None, "fp4")  # KeyError before
+    assert one_line(info.value) == "unknown dtype 'fp4' (expected one of fp64, fp32, fp16, bf16, fp8, int8)"
     with pytest.raises(UsageError, match="a dtype is named by a str, got int"):
         tiny.evaluate(None, 4)
 
@@ -286,7 +286,7 @@ def test_evaluate_network_takes_paths_and_names(tmp_path):
     report = evaluate_network(spec, "2mac", "fp16", (1, 3, 16, 16), batch=2)
     assert report.totals.macs == conv_macs(2, 16, 16) and report.dtype is Dtype.FP16
     with pytest.raises(UsageError, match="unknown dtype"):
-        evaluate_network(tmp_path / "missing.yaml", "exact", "fp8")  # checked before the file
+        evaluate_network(tmp_path / "missing.yaml", "exact", "fp4")  # checked before the file
     with pytest.raises(UsageError, match="got int"):
         evaluate_network(3)
 

@@ -229,7 +229,7 @@ def test_report_input(capsys, net):
 
 
 def test_report_dtype(capsys, net):
-    for dtype, size in (("fp64", 8), ("fp32", 4), ("fp16", 2), ("bf16", 2), ("int8", 1)):
+    for dtype, size in (("fp64", 8), ("fp32", 4), ("fp16", 2), ("bf16", 2), ("fp8", 1), ("int8", 1)):
         data = _totals(capsys, ["report", net, "--dtype", dtype])
         assert data["totals"]["mem_bytes"] == size * data["totals"]["mem_access"]
 
@@ -320,7 +320,7 @@ def test_report_output_interrupted_write_is_atomic(capsys, net, tmp_path, monkey
     (["--depth", "9" * 5000], 2, "argument --depth: an int of 5,000 digits, more than 100"),
     (["--top", "x" * 5000], 2, "argument --top: invalid int value: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'... (5,000 characters)"),
     (["--input", "3x1x1"], 1, "pool.K: window 2 is larger than the padded input 1"),
-    (["--dtype", "fp8"], 2, "invalid choice: 'fp8'"),
+    (["--dtype", "fp4"], 2, "invalid choice: 'fp4'"),
     (["--format", "xml"], 2, "invalid choice: 'xml'"),
     (["--convention", "flops"], 2, "unknown convention 'flops'"),
     (["-o", "/nonexistent-dir/x.txt"], 2, "cannot write /nonexistent-dir/x.txt"),
