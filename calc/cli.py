@@ -274,6 +274,21 @@ def _workload_args(parser: argparse.ArgumentParser, *, mode: bool = True) -> Non
                              "prefill: the spec's tokens (or --input's) after them")
     parser.add_argument("--context", type=int_arg, metavar="P",
                         help="tokens already in the KV cache, which self attention reads too")
+    parser.add_argument("--recompute", choices=("none", "selective", "full"),
+                        help="activation recomputation in a training step: selective (the attention's "
+                             "scores to its weighted sum) or full (every layer but the embeddings and "
+                             "the LM head) adds their forward again (default: the convention's own)")
+
+
+def _run_args(parser: argparse.ArgumentParser, *, kv: bool = True) -> None:
+    """A whole run's tokens, and the KV cache's element type."""
+    parser.add_argument("--tokens", type=int_arg, metavar="N",
+                        help="the tokens of a whole run (a multiple of batch x T): its total FLOPs "
+                             "and the FLOPs per token, e.g. --mode training --tokens 300000000000")
+    if kv:
+        parser.add_argument("--kv-dtype", choices=DTYPES, metavar="DTYPE",
+                            help="the KV cache's element type (" + ", ".join(DTYPES) + "): its bytes "
+                                 "per attention layer (json) and in total (default: not shown)")
 
 
 def _workload(network: Any, args: argparse.Namespace, shape: Any) -> tuple[Any, Any]:
@@ -399,6 +414,7 @@ def build_parser(layer_kinds: bool = True, command: str | None = None) -> argpar
     report.add_argument("--top", type=int_arg, metavar="N", help="only the N costliest rows (totals stay whole)")
     _input_args(report)
     _workload_args(report)
+    _run_args(report)
     report.add_argument("--fold-bn", action="store_true", help="fold batch norms into the conv/linear before them")
     report.add_argument("--no-cache", action="store_true",
                         help="neither read nor write the report cache (also: FLOPCALC_NO_CACHE=1; see calc.cache)")
@@ -448,6 +464,8 @@ def build_parser(layer_kinds: bool = True, command: str | None = None) -> argpar
                           "rule, e.g. calc compare gpt2 --mode training (default: inference)")
     cmp.add_argument("--format", default="text", choices=FORMATS, help=format_help(FORMATS))
     _input_args(cmp)
+    _workload_args(cmp, mode=False)
+    _run_args(cmp, kv=False)
     _output_arg(cmp)
 
     commands.add_parser("list", help="the library of network specs shipped with calc, one line each")
@@ -697,13 +715,14 @@ def _report_cache(args: argparse.Namespace, sample: tuple[int, ...] | None) -> t
 
 REPORT_DEFAULTS = {"convention": "exact", "dtype": "fp32", "format": "text", "units": False, "depth": None,
                    "top": None, "batch": None, "fold_bn": False, "mode": "inference", "phase": None,
-                   "context": None}
+                   "context": None, "recompute": None, "tokens": None, "kv_dtype": None}
 """The keyed options of `calc report` and their defaults, as its parser has them (a test checks)."""
 _PLAIN_VALUED = {"--convention": "convention", "--dtype": "dtype", "--format": "format", "--depth": "depth",
                  "--top": "top", "--batch": "batch", "--input": "input", "--mode": "mode", "--phase": "phase",
-                 "--context": "context"}
+                 "--context": "context", "--recompute": "recompute", "--tokens": "tokens",
+                 "--kv-dtype": "kv_dtype"}
 _PLAIN_FLAGS = {"--units": "units", "--fold-bn": "fold_bn"}
-_PLAIN_INTS = ("depth", "top", "batch", "context")
+_PLAIN_INTS = ("depth", "top", "batch", "context", "tokens")
 
 
 def _plain_int(text: str) -> int | None:
@@ -820,13 +839,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
         network = fold_batchnorm(network)
     shape, context = _workload(network, args, _input_shape(network, args, sample))
-    report = network.evaluate(convention, dt, shape, context=context, mode=args.mode)
+    report = network.evaluate(convention, dt, shape, context=context, mode=args.mode,
+                              recompute=args.recompute, tokens=args.tokens, kv_dtype=args.kv_dtype)
     if args.format == "html":  # one self-contained page: its own grouping, the conventions compared
         from calc.compare import compare
         from calc.render.html import render_html
 
-        at = _with_input(network, shape)
-        text = render_html(report, network=network, comparison=compare(at, mode=args.mode))
+        at = _with_input(network, shape).with_context(context)
+        text = render_html(report, network=network, comparison=compare(at, mode=args.mode, recompute=args.recompute))
         emit(text, args.output, inputs)
         return 0
     # input shapes and kernel sizes for the formats that show them (tree, json); fold_bn for all
@@ -870,9 +890,8 @@ def _cmd_symbolic(args: argparse.Namespace) -> int:
         raise UsageError("--vars names no variable", expected="e.g. H,W")
     shape, context = _workload(network, args, _input_shape(network, args, sample))
     network = _with_input(network, shape)
-    if args.mode == "training":
-        convention = convention.for_training()
-    form = closed_form(network, convention, variables, context=context or 0)
+    form = closed_form(network, convention, variables, context=context or 0, mode=args.mode,
+                       recompute=args.recompute)
     sys.stdout.write(render_closed_form(form, args.format))
     return 0
 
@@ -892,7 +911,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.output:
         check_output(args.output, inputs)
     network = load_spec(args.spec)
-    result = compare(_with_input(network, _input_shape(network, args, sample)), names, mode=args.mode)
+    shape, context = _workload(network, args, _input_shape(network, args, sample))
+    result = compare(_with_input(network, shape).with_context(context), names, mode=args.mode,
+                     recompute=args.recompute, tokens=args.tokens)
     emit(render_comparison(result, args.format), args.output, inputs)
     return 0
 
@@ -916,12 +937,15 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     shape, context = _workload(network, args, _input_shape(network, args, sample))
     # the conventions chart prices the mode itself, under each convention that can
     mode = args.mode if args.kind != "conventions" else "inference"
-    report = network.evaluate(conventions.get(args.convention), args.dtype, shape, context=context, mode=mode)
+    recompute = args.recompute if mode == "training" else None
+    report = network.evaluate(conventions.get(args.convention), args.dtype, shape, context=context, mode=mode,
+                              recompute=recompute)
     comparison = None
     if args.kind == "conventions":
         from calc.compare import compare
 
-        comparison = compare(_with_input(network, shape), mode=args.mode)
+        comparison = compare(_with_input(network, shape).with_context(context), mode=args.mode,
+                             recompute=args.recompute)
     plot(report, args.kind, args.output, network=network, comparison=comparison, metric=args.metric,
          depth=args.depth)
     return 0

@@ -10,7 +10,7 @@ imports nothing from `calc`, so `calc.arith` -> `calc.symbolic` never leads back
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from calc import conventions
@@ -56,6 +56,8 @@ class ClosedForm:
     verified_at: tuple[dict[str, int], ...]
     input_shape: tuple[int | str, ...] = ()
     """The input, batch first, with each symbolic axis as its variable's name: (1, 3, 'H', 'W')."""
+    workload: str = ""
+    """What the FLOPs price beyond a forward pass: ', a training step' (and its recomputation)."""
 
     def assumptions(self) -> list[str]:
         out = []
@@ -73,7 +75,8 @@ def _divisors(limit: int) -> list[int]:
 
 
 def closed_form(network: Any, convention: Any, variables: tuple[str, ...] = ("H", "W"),
-                max_divisor: int = 1792, context: int = 0) -> ClosedForm:
+                max_divisor: int = 1792, context: int = 0, mode: str = "inference",
+                recompute: str | None = None) -> ClosedForm:
     """Totals as polynomials in the named input sizes.
 
     The input size x of each variable is written x = d*k + r, with r the spec's size modulo d;
@@ -81,7 +84,8 @@ def closed_form(network: Any, convention: Any, variables: tuple[str, ...] = ("H"
     rules vanishes.  The result
     is checked against the numeric evaluation at the spec's size and at five other sizes that
     meet the same assumption.  For a network with self attention, the variable C is the KV-cache
-    length (tokens already cached, `context`, default 0), which the new tokens attend to too."""
+    length (tokens already cached, `context`, default 0), which the new tokens attend to too.
+    `mode` and `recompute`: as for `Network.evaluate` (a training step's FLOPs)."""
     shape = tuple(network.input_shape)
     axis_names = network.axis_names()
     cached = CONTEXT if CONTEXT not in axis_names and network.uses_context() else None
@@ -101,7 +105,8 @@ def closed_form(network: Any, convention: Any, variables: tuple[str, ...] = ("H"
             d * ks[n] + residues[n] if n in variables else size for n, size in zip(axis_names, shape)
         )
         sym_context = d * ks[cached] + residues[cached] if cached in variables else context
-        report = network.evaluate(convention, input_shape=sym_shape, context=sym_context or None)
+        report = network.evaluate(convention, input_shape=sym_shape, context=sym_context or None,
+                                  mode=mode, recompute=recompute)
         totals = {q: sympy.expand(getattr(report.totals, q)) for q in _QUANTITIES}
         if all(is_closed_form(e) for e in totals.values()):
             return ks, residues, totals
@@ -135,8 +140,9 @@ def closed_form(network: Any, convention: Any, variables: tuple[str, ...] = ("H"
     back = {ks[n]: (symbols_[n] - residues[n]) / d for n in variables}
     in_vars = {q: sympy.expand(e.subs(back)) for q, e in totals.items()}
     named = tuple(n if n in variables else size for n, size in zip(axis_names, shape))
-    form = ClosedForm(network.name, convention.name, tuple(variables), in_vars, d, residues, (), named)
-    return verify(form, network, convention, shape, axis_names, context)
+    workload = "" if mode == "inference" else ", a training step" + (f", recompute {recompute}" if recompute else "")
+    form = ClosedForm(network.name, convention.name, tuple(variables), in_vars, d, residues, (), named, workload)
+    return verify(form, network, convention, shape, axis_names, context, mode, recompute)
 
 
 CONTEXT = "C"
@@ -166,7 +172,7 @@ def _reduction(network: Any, shape: tuple, axis_names: tuple, variables: tuple) 
 
 
 def verify(form: ClosedForm, network: Any, convention: Any, shape: tuple, axis_names: tuple,
-           context: int = 0) -> ClosedForm:
+           context: int = 0, mode: str = "inference", recompute: str | None = None) -> ClosedForm:
     """Evaluate the closed form and the numeric path at the spec's size and five more; any
     disagreement is an error, never a silently wrong formula."""
     sizes = {**dict(zip(axis_names, shape)), CONTEXT: context}
@@ -179,7 +185,7 @@ def verify(form: ClosedForm, network: Any, convention: Any, shape: tuple, axis_n
             continue
         numeric_shape = tuple(point.get(n, s) for n, s in zip(axis_names, shape))
         try:
-            numeric = network.evaluate(convention, input_shape=numeric_shape,
+            numeric = network.evaluate(convention, input_shape=numeric_shape, mode=mode, recompute=recompute,
                                        context=point.get(cached, context) or None).totals
         except CalcError:
             continue  # too small for the network; not a size the formula claims
@@ -192,8 +198,7 @@ def verify(form: ClosedForm, network: Any, convention: Any, shape: tuple, axis_n
                     f"{getattr(numeric, q)}"
                 )
         points.append(point)
-    return ClosedForm(form.network, form.convention, form.variables, form.totals, form.divisor,
-                      form.residues, tuple(points), form.input_shape)
+    return replace(form, verified_at=tuple(points))
 
 
 def render_closed_form(form: ClosedForm, fmt: str = "text") -> str:
@@ -216,16 +221,16 @@ def render_closed_form(form: ClosedForm, fmt: str = "text") -> str:
     assumes = "; ".join(form.assumptions()) or "none"
     if fmt == "latex":
         rows = [rf"\mathrm{{{q.replace('_', chr(92) + '_')}}} &= {sympy.latex(e)} \\" for q, e in form.totals.items()]
-        return ("% " + f"{form.network}, convention {form.convention}; assumes {assumes}\n"
+        return ("% " + f"{form.network}, convention {form.convention}{form.workload}; assumes {assumes}\n"
                 + "\\begin{align*}\n" + "\n".join(rows) + "\n\\end{align*}\n")
     if fmt == "md":
-        lines = [f"**{form.network}**, convention `{form.convention}`", "",
+        lines = [f"**{form.network}**, convention `{form.convention}`{form.workload}", "",
                  "| quantity | closed form |", "|---|---|",
                  *(f"| {q} | `{e}` |" for q, e in form.totals.items()), "",
                  f"Assumes: {assumes}. Checked against the numeric report at {checked}."]
         return "\n".join(lines) + "\n"
     width = max(len(q) for q in form.totals)
-    lines = [f"{form.network}: convention {form.convention}", f"assumes: {assumes}", ""]
+    lines = [f"{form.network}: convention {form.convention}{form.workload}", f"assumes: {assumes}", ""]
     lines += [f"{q:<{width}} = {e}" for q, e in form.totals.items()]
     lines += ["", f"checked against the numeric report at {checked}"]
     return "\n".join(lines) + "\n"

@@ -17,7 +17,7 @@ from calc.errors import ConventionError
 from calc.network.program import Network, run
 from calc.render import escape
 from calc.render.json_format import convention_dict, dumps
-from calc.render.numbers import grouped, int_text
+from calc.render.numbers import fraction_text, grouped, int_text
 from calc.tally import Tally
 
 
@@ -42,11 +42,40 @@ class Comparison:
     spreads: tuple[KindSpread, ...]
     input_shapes: tuple[tuple[Any, ...], ...] = ()
     """The network's input shape(s) compared at, batch first."""
+    mode: str = "inference"
+    recompute: str | None = None
+    tokens: int | None = None
+    """A run's tokens (compare --tokens): FLOPs per token and for the run are shown too."""
+    tokens_per_step: int | None = None
+
+    def per_token(self, name: str) -> Fraction | None:
+        value = self.flops.get(name)
+        return None if value is None or not self.tokens_per_step else Fraction(value, self.tokens_per_step)
+
+    def run_flops(self, name: str) -> int | None:
+        value = self.flops.get(name)
+        return None if value is None or not self.tokens else value * (self.tokens // self.tokens_per_step)
 
 
-def compare(network: Network, names: list[str] | None = None, mode: str = "inference") -> Comparison:
+def compare(network: Network, names: list[str] | None = None, mode: str = "inference", *,
+            recompute: str | None = None, tokens: int | None = None) -> Comparison:
     """Every convention's FLOPs of the network at its input, and where they differ, kind by
-    kind; `mode` 'training': a training step's (conventions without a backward rule n/a)."""
+    kind; `mode` 'training': a training step's (conventions without a backward rule n/a), with
+    `recompute` (calc.recompute: a convention that does not define it is n/a); `tokens`: also
+    each convention's FLOPs per token and for a run of that many tokens (calc.run_compute).
+    A KV cache: compare `network.with_context(P)`."""
+    from calc.network.program import MODES
+    from calc.recompute import check_policy, is_recomputed, top_up
+    from calc.run_compute import check_tokens, tokens_per_step
+    from calc.errors import UsageError
+
+    if mode not in MODES:
+        raise UsageError(f"unknown mode {mode!r}", expected=" or ".join(MODES))
+    recompute = check_policy(recompute, mode)
+    step_tokens = None
+    if tokens is not None:
+        check_tokens(tokens)
+        step_tokens = tokens_per_step(network.axis_names(), tuple(network.input_shape))
     if names is None:  # the conventions that apply: no LLM formulas for a CNN, 'needed' with masks
         from calc.conventions import distinct_for
 
@@ -65,13 +94,18 @@ def compare(network: Network, names: list[str] | None = None, mode: str = "infer
         counts[tally.op] = counts.get(tally.op, 0) + 1
         elements[tally.op] = elements.get(tally.op, 0) + tally.in_elements
     for c in conventions:
+        again: list[bool] | None = None
+        forward = c
         if mode == "training":
             try:
+                if top_up(c, recompute):
+                    again = [is_recomputed(recompute, op.layer, t.op, getattr(op.layer, "role", None) == "lm_head",
+                                           c.recompute_head) for op, t in pairs]
                 c = c.for_training()
             except ConventionError as exc:
                 refusals[c.name], totals[c.name] = exc.message, None
                 continue
-        total, per_kind = _apply(c, pairs)
+        total, per_kind = _apply(c, pairs, forward if again else None, again)
         if isinstance(total, str):
             refusals[c.name] = total
             totals[c.name] = None
@@ -89,17 +123,28 @@ def compare(network: Network, names: list[str] | None = None, mode: str = "infer
     spreads.sort(key=lambda s: s.share, reverse=True)
     params = sum(t.params for op, t in pairs if op.tie is None)  # a tied weight is counted at its owner
     macs = sum(t.macs for _, t in pairs)
+    if step_tokens is not None:
+        from calc.run_compute import run_compute
+
+        for name, value in totals.items():
+            if value is not None:
+                run_compute(value, step_tokens, tokens)  # a whole number of steps, else the error
     return Comparison(network.name, params, macs, totals, refusals, tuple(spreads),
-                      (tuple(network.input_shape),))
+                      (tuple(network.input_shape),), mode, recompute, tokens, step_tokens)
 
 
-def _apply(c: Convention, pairs: list[tuple[Any, Tally]]) -> tuple[int | str, dict[str, int | None]]:
+def _apply(c: Convention, pairs: list[tuple[Any, Tally]], forward: Convention | None = None,
+           again: list[bool] | None = None) -> tuple[int | str, dict[str, int | None]]:
+    """The convention's total and per-kind FLOPs (a refusal's message for the total when it
+    refuses an operation); `again[i]`: operation i's forward (under `forward`) is recomputed."""
     per_kind: dict[str, int | None] = {}
     total = 0
     refused: str | None = None
-    for op, tally in pairs:
+    for i, (op, tally) in enumerate(pairs):
         try:
             value = c.flops(tally, op.layer.call)
+            if again is not None and again[i]:
+                value += forward.flops(tally, op.layer.call)
         except ConventionError as exc:
             refused = exc.message
             per_kind[tally.op] = None
@@ -108,6 +153,22 @@ def _apply(c: Convention, pairs: list[tuple[Any, Tally]]) -> tuple[int | str, di
             per_kind[tally.op] = per_kind.get(tally.op, 0) + value
         total += value
     return (refused if refused else total), per_kind
+
+
+def _or_na(value: Any, text: Any) -> str:
+    return "n/a" if value is None else text(value)
+
+
+def _workload_text(cmp: Comparison) -> str:
+    """'; a training step, recompute full; 1,024 tokens per step' as it applies."""
+    parts = []
+    if cmp.mode == "training":
+        parts.append("a training step" + (f", recompute {cmp.recompute}" if cmp.recompute else ""))
+    if cmp.tokens:
+        steps = cmp.tokens // cmp.tokens_per_step
+        parts.append(f"{grouped(cmp.tokens_per_step)} tokens per step, {grouped(steps)} step"
+                     + ("s" * (steps != 1)))
+    return "".join("; " + p for p in parts)
 
 
 def describe(s: KindSpread) -> str:
@@ -167,6 +228,9 @@ def render_comparison(cmp: Comparison, fmt: str = "text") -> str:
         ["MACs", *(grouped(cmp.macs) for _ in names)],
         ["FLOPs", *(grouped(v) if v is not None else "n/a" for v in cmp.flops.values())],
     ]
+    if cmp.tokens:
+        rows.append(["FLOPs per token", *(_or_na(cmp.per_token(n), fraction_text) for n in names)])
+        rows.append([f"FLOPs of {grouped(cmp.tokens)} tokens", *(_or_na(cmp.run_flops(n), grouped) for n in names)])
     notes = [describe(s) for s in cmp.spreads]
     notes += [f"{k}: {v}" for k, v in cmp.refusals.items()]
     if fmt == "csv":
@@ -196,10 +260,12 @@ def render_comparison(cmp: Comparison, fmt: str = "text") -> str:
     # text: conventions as rows is easier to read in a terminal
     width = max(len(n) for n in names)
     lines = [f"{escape.text(cmp.network)}: params {grouped(cmp.params)}; "
-             f"MACs (conv/linear, bias excluded) {grouped(cmp.macs)}", ""]
-    lines.append(f"{'convention':<{width}}  {'FLOPs':>16}")
-    for name, value in cmp.flops.items():
-        lines.append(f"{name:<{width}}  {(grouped(value) if value is not None else 'n/a'):>16}")
+             f"MACs (conv/linear, bias excluded) {grouped(cmp.macs)}" + _workload_text(cmp), ""]
+    columns = [[r[0], *r[1:]] for r in rows[2:]]  # FLOPs, and per token and the run's with --tokens
+    widths = [max(len(c) for c in col) for col in columns]
+    lines.append(f"{'convention':<{width}}" + "".join(f"  {col[0]:>{w}}" for col, w in zip(columns, widths)))
+    for i, name in enumerate(names):
+        lines.append(f"{name:<{width}}" + "".join(f"  {col[i + 1]:>{w}}" for col, w in zip(columns, widths)))
     if notes:
         lines += ["", "where they differ:"] + [f"  {n}" for n in notes]
     return "\n".join(lines) + "\n"

@@ -58,6 +58,10 @@ class Report:
     layer_shapes: Sequence[LayerShapes] | None = None
     """Per row, its input shapes and kernel size (see `annotate`); None when not known."""
 
+    kv_cache: Mapping[str, Any] | None = None
+    """Bytes of the KV cache per attention layer (its K and V together) at the options'
+    `kv_dtype`, after the evaluated tokens; None when not asked for."""
+
     param_outputs: Any = None
     """Output elements of the operations that have parameters, summed (torchinfo's
     forward/backward pass size is twice their bytes); kept by `collapse` and `top`, computed
@@ -80,7 +84,8 @@ class LayerShapes:
     kernel: tuple[Any, ...] | None
 
 
-OPTION_NAMES = ("fold_bn", "depth", "top", "context", "mode")
+OPTION_NAMES = ("fold_bn", "depth", "top", "context", "mode", "recompute", "kv_dtype", "kv_cache_bytes",
+                "tokens", "steps", "run_flops")
 
 
 def annotate(report: Report, network: Any = None, *, fold_bn: bool | None = None) -> Report:

@@ -133,7 +133,10 @@ def test_csv_header_block_keeps_hostile_names_on_one_line():
 def test_json_carries_options_and_layer_shapes(resnet50):
     report = annotate(resnet50.evaluate(), resnet50, fold_bn=False)
     data = json.loads(render(report, "json"))
-    assert data["options"] == {"fold_bn": False, "depth": None, "top": None, "context": None, "mode": None}
+    assert data["options"] == {"fold_bn": False, "depth": None, "top": None, "context": None, "mode": None,
+                               "recompute": None, "kv_dtype": None, "kv_cache_bytes": None, "tokens": None,
+                               "steps": None, "run_flops": None}
+    assert data["kv_cache"] is None
     assert data["convention"]["name"] == "exact" and data["dtype"] == "fp32"
     assert data["input_shapes"] == [[1, 3, 224, 224]]
     conv1 = data["layers"][0]
@@ -141,7 +144,9 @@ def test_json_carries_options_and_layer_shapes(resnet50):
     add = next(layer for layer in data["layers"] if layer["path"] == "layer1.0.add")
     assert add["input_shapes"] == [[1, 256, 56, 56]] * 2 and add["kernel"] is None
     plain = json.loads(render(collapse(resnet50.evaluate(), 1), "json"))
-    assert plain["options"] == {"fold_bn": None, "depth": 1, "top": None, "context": None, "mode": None}
+    assert plain["options"] == {"fold_bn": None, "depth": 1, "top": None, "context": None, "mode": None,
+                                "recompute": None, "kv_dtype": None, "kv_cache_bytes": None, "tokens": None,
+                                "steps": None, "run_flops": None}
     assert "input_shapes" not in plain["layers"][0]
 
 

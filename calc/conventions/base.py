@@ -171,6 +171,15 @@ class Convention:
     """FLOPs of a training step (forward, backward, and any recomputation the source counts):
     rules per operation, or an int k: k times the forward rules (calls included; the usual
     "backward = 2 x forward" is 3); None: no backward rule, training refused."""
+    recompute: str = "none"
+    """The activation recomputation its training figure includes by definition ('none',
+    'selective' or 'full', see calc.recompute); megatron-2021's eq. 3 includes the full one."""
+    recompute_choices: tuple[str, ...] | None = None
+    """The recomputations its source defines (None: all of calc.recompute.POLICIES); any other
+    is refused, `recompute_note` saying why."""
+    recompute_note: str = ""
+    recompute_head: bool = False
+    """True when its full recomputation runs the output layer's forward again too."""
     batch_one: bool = False
     """True when the tool's figures are only reproducible for batch 1 (a tool whose batch rule
     is not known).  None of the tables sets it since ptflops' rule is emulated (Rule.per_batch)."""

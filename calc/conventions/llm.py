@@ -158,6 +158,7 @@ MEGATRON_PAPER = Convention(
                                   "(not recomputed): 8 per product, 6 for the head", macs=8, head_macs=-2)),
         **_each(ATTENTION_PRODUCTS, rule("4 x forward (recomputed)", macs=8)),
     ),
+    recompute="full",
     notes=("V is the spec's vocabulary; the paper pads it (51,200 for GPT-2's 50,257).",),
 )
 
@@ -187,7 +188,10 @@ LLM_ANALYSIS = Convention(
     source="cli99/llm-analysis llm_analysis/analysis.py:921-1026 at d841e40",
     rules=_megatron("4 B s^2 d per layer: both products, dense", 2),
     training=3,
-    notes=("Its recomputation options (full: +1 forward; attention only) are not emulated.",),
+    recompute_head=True,
+    notes=("Its recomputations FULL (num_flops_fwd_total again, the logits included) and "
+           "ATTN_COMPUTE (4 B s^2 h per layer) are calc's full and selective "
+           "(analysis.py:2232-2246, :1028-1042).",),
 )
 
 DEEPSPEED = Convention(
@@ -200,6 +204,11 @@ DEEPSPEED = Convention(
     functional_default=CALFLOPS.functional_default,
     method_default=CALFLOPS.method_default,
     training=3,
+    recompute_choices=("none", "full"),
+    recompute_head=True,
+    recompute_note=("its recompute_fwd_factor multiplies the whole measured forward, the output "
+                    "layer included (profiler.py:373): a full recomputation is factor 1, a "
+                    "selective one is no multiple of it"),
     notes=("calflops is a fork with the same rules, except that it leaves SDPA unpatched.",
            "Training: bwd = (2 + recompute_fwd_factor) x fwd, recompute 0 (:373)."),
 )

@@ -393,7 +393,10 @@ def _backward_of_torch(forward: dict) -> dict:
     return out
 
 
-TORCH = replace(TORCH, training=_backward_of_torch(TORCH.rules))
+TORCH = replace(TORCH, training=_backward_of_torch(TORCH.rules), recompute_choices=("none",), recompute_note=(
+    "torch.utils.checkpoint (non-reentrant) stops recomputing once every tensor the backward "
+    "needs exists (early_stop=True), so what it recomputes depends on which outputs autograd "
+    "saved (docs/notes/training-oracle.md sec. 2)"))
 
 CALFLOPS = Convention(
     name="calflops",

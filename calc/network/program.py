@@ -22,6 +22,8 @@ from calc.layers import Layer
 from calc.layers.base import SPATIAL_NAMES
 from calc.arith import is_int
 from calc.limits import MAX_INT, MAX_INT_DIGITS, int_too_big, too_big
+from calc.recompute import check_policy, is_recomputed, top_up
+from calc.run_compute import run_compute, tokens_per_step
 from calc.report import Report, Rows
 from calc.tally import Shape
 
@@ -110,6 +112,9 @@ class Network:
         batch: int | None = None,
         context: Any = None,
         mode: str = "inference",
+        recompute: str | None = None,
+        tokens: int | None = None,
+        kv_dtype: Dtype | str | None = None,
     ) -> Report:
         """Every operation's cost, and the totals.
 
@@ -121,10 +126,21 @@ class Network:
         are positive ints of at most calc.limits.MAX_INT_DIGITS digits (the context may be 0;
         sympy expressions for symbolic evaluation); anything else is a one-line `ShapeError`.
         `mode`: 'inference' (a forward pass) or 'training' (a training step, as the convention
-        prices one: its backward rule; a convention without one is a `ConventionError`)."""
+        prices one: its backward rule; a convention without one is a `ConventionError`).
+        `recompute`: activation recomputation in a training step, 'none', 'selective' or
+        'full' (calc.recompute: the recomputed operations' forward FLOPs are added); None: the
+        convention's own (none, except megatron-2021's full).  `tokens`: the tokens of a whole
+        run, a multiple of batch x T: the report's options then give `tokens`, `steps` and
+        `run_flops` (calc.run_compute).  `kv_dtype`: the KV cache's element type (which may
+        differ from `dt`, e.g. 'fp8'): the report then gives the cache's bytes after this
+        evaluation's tokens, per attention layer (`Report.kv_cache`) and in total (options
+        `kv_dtype`, `kv_cache_bytes`)."""
         convention = conventions.resolve(convention)
         if mode not in MODES:
             raise UsageError(f"unknown mode {mode!r}", expected=" or ".join(MODES))
+        recompute = check_policy(recompute, mode)
+        forward = convention
+        again = mode == "training" and top_up(convention, recompute)
         if mode == "training":
             convention = convention.for_training()
         dt = dtype(dt)
@@ -156,6 +172,9 @@ class Network:
                         check_tie(op, inputs, self.ops[owner], _inputs_of(self.ops[owner], figures))
                         t.tied = True
                     figs = op_figures(t, convention, width, call)
+                    if again and is_recomputed(recompute, op.layer, t.op, _is_head(op.layer),
+                                               forward.recompute_head):
+                        figs = (*figs[:5], figs[5] + forward.flops(t, call), *figs[6:])
                     if owner is not None:
                         figs = (*figs[:2], 0, *figs[3:])
                     entry = seen[key] = [figs, 0]
@@ -169,7 +188,21 @@ class Network:
         options = {"context": context} if context else {}
         if mode != "inference":
             options["mode"] = mode
-        return Report(self.name, convention, dt, (shape,), rows, totals, options=options)
+        if recompute is not None and mode == "training":
+            options["recompute"] = recompute
+        kv_cache = None
+        if kv_dtype is not None:
+            kv = dtype(kv_dtype)
+            entries = self.kv_cache(shape, context=context)
+            if not entries:
+                raise UsageError(f"a KV-cache dtype was given, and {self.name} has no attention layer "
+                                 "with a KV cache", expected="no KV-cache dtype, or a language model's spec")
+            kv_cache = {path: n * BYTES[kv] for path, n in entries.items()}
+            options.update(kv_dtype=kv.value, kv_cache_bytes=sum(kv_cache.values()))
+        if tokens is not None:
+            run = run_compute(totals.flops, tokens_per_step(self.axis_names(), shape), tokens)
+            options.update(tokens=run.tokens, steps=run.steps, run_flops=run.flops)
+        return Report(self.name, convention, dt, (shape,), rows, totals, options=options, kv_cache=kv_cache)
 
     def kv_cache(self, input_shape: Sequence[Any] | None = None, *, batch: int | None = None,
                  context: Any = None) -> dict[str, Any]:
@@ -195,6 +228,25 @@ class Network:
                 layer = op.record_path or op.path.rpartition(".")[0]
                 cache[layer] = cache.get(layer, 0) + t.cache_entries
         return cache
+
+    def with_context(self, context: Any) -> "Network":
+        """The network with its self attention bound to a KV cache of `context` tokens (for the
+        commands that walk the operations themselves: compare, closed forms)."""
+        if not context:
+            return self
+        context = self._checked_context(context)
+        from dataclasses import replace
+
+        bound: dict[int, Layer] = {}
+        ops = []
+        for op in self.ops:
+            if op.layer.USES_CONTEXT:
+                layer = bound.get(id(op.layer))
+                if layer is None:
+                    layer = bound[id(op.layer)] = op.layer.model_copy(update={"context": context})
+                op = replace(op, layer=layer)
+            ops.append(op)
+        return replace(self, ops=tuple(ops))
 
     def uses_context(self) -> bool:
         """Whether an operation's cost depends on a KV-cache length (self attention)."""
@@ -338,6 +390,11 @@ def _is_symbolic(value: Any) -> bool:
     load it."""
     sympy = sys.modules.get("sympy")
     return sympy is not None and isinstance(value, sympy.Expr)
+
+
+def _is_head(layer: Layer) -> bool:
+    """Whether the record is a language model's output layer (`role: lm_head`)."""
+    return getattr(layer, "role", None) == "lm_head"
 
 
 def run(ops: tuple[Op, ...], input_shape: Shape, emit: Callable[[Op, Any], Any]) -> list[Any]:

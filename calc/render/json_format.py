@@ -98,6 +98,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "options": {k: _plain(report.options.get(k)) for k in OPTION_NAMES},
         "totals": {k: _plain(v) for k, v in report.totals.as_dict().items()},
         "layers": _layers(report),
+        "kv_cache": None if report.kv_cache is None else {k: _plain(v) for k, v in report.kv_cache.items()},
     }
 
 

@@ -82,3 +82,25 @@ def shape(s: tuple) -> str:
         return "x".join([str(x) for x in s])
     except ValueError:  # a size longer than Python's digit limit allows
         return "x".join(int_text(x) if isinstance(x, int) else str(x) for x in s)
+
+
+def fraction_text(q: Any) -> str:
+    """An exact rational, grouped: '854,438,400' when whole, '12.375' when its decimal
+    expansion ends, else 'n/d' (both grouped)."""
+    from fractions import Fraction
+
+    q = Fraction(q)
+    if q.denominator == 1:
+        return grouped(q.numerator)
+    d, twos, fives = q.denominator, 0, 0
+    while d % 2 == 0:
+        d, twos = d // 2, twos + 1
+    while d % 5 == 0:
+        d, fives = d // 5, fives + 1
+    if d != 1:
+        return f"{grouped(q.numerator)}/{grouped(q.denominator)}"
+    places = max(twos, fives)
+    scaled = q.numerator * 10**places // q.denominator
+    sign = "-" if scaled < 0 else ""
+    whole, frac = divmod(abs(scaled), 10**places)
+    return f"{sign}{grouped(whole)}.{frac:0{places}d}"
