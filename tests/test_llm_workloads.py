@@ -293,3 +293,14 @@ def test_megatron_gpt3_175b():
     assert round(days, 1) == Fraction("34.7")
     approx = Fraction(8 * 300_000_000_000 * 175_000_000_000, 1024 * 140 * 10**12 * 86400)
     assert round(approx) == FIG["narayanan_gpt3_training_days"]["figure"] == 34
+
+
+def test_readme_figures_are_the_tools(gpt2):
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    full = gpt2.evaluate("megatron-2023", mode="training", recompute="full").totals.flops
+    assert f"`megatron-2023` {full:,}" in readme
+    run = gpt2.evaluate("palm", mode="training", tokens=300_000_000_000).options
+    assert f"gives {run['steps']:,} steps and {run['run_flops']:,}\n  FLOPs" in readme
+    llama = load_network(SPECS / "llama2_7b.yaml")
+    fp8 = llama.evaluate(input_shape=(1, 1), context=4095, kv_dtype="fp8").options["kv_cache_bytes"]
+    assert f"in total: {fp8:,} for the Llama-2-7B decode step" in readme
