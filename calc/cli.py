@@ -957,7 +957,7 @@ COMMANDS = {
     "conventions": _cmd_conventions, "symbolic": _cmd_symbolic,
 }
 
-EXTENSIONS: dict[str, str] = {"derive": "calc.derive.cli", "check": "calc.claims.cli"}
+EXTENSIONS: dict[str, str] = {"derive": "calc.derive.cli", "check": "calc.claims.cli", "hardware": "calc.hardware.cli"}
 """Commands implemented in their own module: name -> module with HELP, add_arguments(parser)
 and run(args) -> int."""
 

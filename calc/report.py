@@ -160,7 +160,7 @@ def chain(
             tally = op.tally(current)
         except CalcError as exc:
             raise exc.with_context(path=path or None)
-        if -1 in refs:  # the layer's own input: no gradient to compute in training
+        if refs[0] == -1:  # the layer's own input: no gradient to compute in training
             tally.reads_input = True
         rows.append(op_cost(path or layer.kind, op.kind, tally, convention, dt, op.call))
         outputs.append(tally.output)

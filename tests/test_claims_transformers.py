@@ -90,7 +90,7 @@ HAND = {
     "tf-params-12d2-13d": ("holds", {None: 7_087_872}),
     "tf-params-12d2-13d-bert-large": ("holds", {None: layer_params(1024)}),
     "tf-params-12d2-no-bias-norm": ("holds", {None: 12 * D * D}),
-    "tf-forward-2n-short": ("holds only under exact, needed, 2mac, torch, calflops, kaplan, chinchilla, "
+    "tf-forward-2n-short": ("holds only under exact, needed, 2mac, torch, torch-cuda, calflops, kaplan, chinchilla, "
                             "palm, nanogpt, hf, megatron-2021, megatron-2023, megatron, llm-analysis, "
                             "deepspeed",
                             {"2mac": per_param(2 * layer_macs(128, D), 128),
@@ -102,7 +102,7 @@ HAND = {
     "tf-forward-kaplan": ("holds only under needed, kaplan, megatron",
                           {"2mac": per_kaplan(2 * layer_macs(CTX, D)),
                            "exact": per_kaplan(exact_gpt2_layer_flops(CTX))}),
-    "tf-megatron-forward": ("holds only under 2mac, torch, megatron-2021, megatron-2023, llm-analysis",
+    "tf-megatron-forward": ("holds only under 2mac, torch, torch-cuda, megatron-2021, megatron-2023, llm-analysis",
                             {"2mac": 24 * CTX * D * D + 4 * CTX * CTX * D,
                              "exact": exact_gpt2_layer_flops(CTX)}),
     "tf-attn-ratio": ("holds", {None: CTX}),

@@ -160,7 +160,7 @@ def test_compare_in_training_mode_is_the_llm_table(gpt2):
     from calc.compare import compare
 
     table = compare(gpt2, mode="training")
-    assert set(table.flops) == {"2mac", "torch", "calflops", "kaplan", "chinchilla", "palm", "nanogpt",
+    assert set(table.flops) == {"2mac", "torch", "torch-cuda", "calflops", "kaplan", "chinchilla", "palm", "nanogpt",
                                  "hf", "megatron-2021", "megatron-2023", "megatron", "llm-analysis",
                                  "deepspeed"}
     for name, total in table.flops.items():
@@ -168,3 +168,4 @@ def test_compare_in_training_mode_is_the_llm_table(gpt2):
     assert min(table.flops.values()) == 521_838_526_464 and max(table.flops.values()) == 1_113_446_154_240
     inference = compare(load_network(library_path("resnet18")))
     assert "palm" not in inference.flops and "needed" not in inference.flops
+    assert "torch-cuda" not in inference.flops  # 'torch' with SDPA counted: the same on a CNN

@@ -75,3 +75,36 @@ def test_fast_path_and_unverified_backward_refuse():
     with pytest.raises(ConventionError, match="backward of deconv"):
         network_from_text("name: d\ninput: [2, 4, 4]\nlayers: [{type: deconv, K: 2, Cout: 2, stride: 2}]\n"
                           ).evaluate("torch", mode="training")
+
+
+@pytest.mark.parametrize("model", ["llama_sdpa", "mixtral_sdpa"])
+def test_torch_cuda_prices_sdpa_with_the_gpu_formulas(model):
+    """'torch-cuda': FlopCounterMode's GPU formulas for SDPA (forward 2 products, backward 5:
+    2.5 x), which the fixture applied to the CPU kernels' shapes (`with_cuda_sdpa_formulas`)."""
+    case = json.loads((TRAINING / f"hf_training_{model}.json").read_text())
+    gpu = case["with_cuda_sdpa_formulas"]
+    spec = FIXTURES / "hf_specs" / f"{model}.yaml"
+    text = spec.read_text()
+    if model.startswith("mixtral"):
+        text = text.replace("experts_implementation: grouped_mm", "experts_implementation: eager")
+    net = network_from_text(text, str(spec))
+    assert net.evaluate("torch-cuda").totals.flops == gpu["forward_total"]
+    assert net.evaluate("torch-cuda", mode="training").totals.flops == gpu["forward_total"] + gpu["backward_total"]
+    assert net.evaluate("torch").totals.flops == case["forward"]["total"]  # the CPU: SDPA 0
+
+
+@pytest.mark.parametrize("fused", ["torch", "torch-cuda"])
+def test_multihead_attention_without_weights_runs_sdpa(fused):
+    """nn.MultiheadAttention(64, 4), need_weights=False, as a network's first layer: the output
+    projection reads the input only for its width, so its input gradient is counted (an
+    earlier rule took any reference to the input for the data, 131,072 short)."""
+    case = next(c for c in json.loads((TRAINING / "attention.json").read_text())["cases"]
+                if c["id"] == "mha_need_weights_false_xnograd")
+    net = network_from_text("name: mha\ninput: {T: 8, d: 64}\nbatch: 2\nlayers: [{type: attention, heads: 4, "
+                            "fused: mha, need_weights: false, fast_path: false}]\n")
+    if fused == "torch":
+        forward, backward = case["forward"]["total"], case["backward"]["total"]
+    else:
+        forward, backward = (case["with_cuda_sdpa_formulas"][k] for k in ("forward_total", "backward_total"))
+    assert net.evaluate(fused).totals.flops == forward
+    assert net.evaluate(fused, mode="training").totals.flops == forward + backward

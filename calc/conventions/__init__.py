@@ -60,11 +60,13 @@ LLM_KINDS = ("attention", "moe", "embedding", "position_embedding")
 
 def distinct_for(kinds: "set[str] | None" = None) -> list[str]:
     """The conventions worth checking a claim about these layer kinds under: every one, but
-    'needed' only when an attention is involved (elsewhere it prices exactly as 'exact'), and
+    'needed' and 'torch-cuda' only when an attention is involved (elsewhere they price exactly
+    as 'exact' and 'torch'), and
     the LLM conventions only for a language model's kinds (they price a conv at 0)."""
     names = list(CONVENTIONS)
     if kinds is not None and not set(kinds) & set(MASK_KINDS):
         names.remove("needed")
+        names.remove("torch-cuda")  # 'torch' with SDPA counted: the same elsewhere
     if kinds is not None and not set(kinds) & set(LLM_KINDS):
         names = [n for n in names if n not in {c.name for c in LLM_CONVENTIONS}]
     return names

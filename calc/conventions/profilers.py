@@ -398,6 +398,26 @@ TORCH = replace(TORCH, training=_backward_of_torch(TORCH.rules), recompute_choic
     "needs exists (early_stop=True), so what it recomputes depends on which outputs autograd "
     "saved (docs/notes/training-oracle.md sec. 2)"))
 
+_SDPA_CUDA = ("sdpa_scores", "sdpa_context")
+TORCH_CUDA = replace(
+    TORCH,
+    name="torch-cuda",
+    title="FlopCounterMode with SDPA on a GPU (flash, efficient, cudnn kernels): SDPA counted",
+    source="torch 2.14.1: torch/utils/flop_counter.py sdpa_flop_count :369-394, "
+           "sdpa_backward_flop_count :593-627 (registered :397-403 and :630+ for the GPU kernels)",
+    rules={**TORCH.rules, **_each(_SDPA_CUDA, rule(
+        "sdpa_flop_count: q k^T and p v, 2 x B x H x S_q x S_k x d each (query heads; causal not "
+        "discounted, flop_counter.py:402)", macs=2))},
+    training={**TORCH.training, **_each(_SDPA_CUDA, rule(
+        "forward 2 x macs, backward sdpa_backward_flop_count: 5 products of the same shape (the "
+        "scores again, grad of the scores, of V, of Q, of K) for the 2 of the forward: 2.5 x "
+        "forward, 7 x macs per product", macs=7))},
+    notes=("On a CPU the default SDPA kernel has no formula (the 'torch' row): this row is the "
+           "same model on a GPU; tests/fixtures/profilers/training/attention.json "
+           "'with_cuda_sdpa_formulas' maps the GPU formulas onto the CPU kernels to check it.",
+           *TORCH.notes),
+)
+
 CALFLOPS = Convention(
     name="calflops",
     title="calflops calculate_flops(), its FLOPs figure",
@@ -493,4 +513,5 @@ TORCHVISION = Convention(
     notes=("Despite the column name these are GMACs.",),
 )
 
-PROFILER_CONVENTIONS = (THOP, FVCORE, PTFLOPS, PTFLOPS_ATEN, TORCHINFO, TORCH, CALFLOPS, TORCHVISION)
+PROFILER_CONVENTIONS = (THOP, FVCORE, PTFLOPS, PTFLOPS_ATEN, TORCHINFO, TORCH, TORCH_CUDA, CALFLOPS,
+                        TORCHVISION)

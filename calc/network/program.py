@@ -166,7 +166,7 @@ class Network:
             try:
                 if entry is None:
                     t = tally(inputs)
-                    if 0 in sources:  # the network's input: no gradient to compute in training
+                    if sources[0] == 0:  # reads the network's input: no gradient to compute in training
                         t.reads_input = True
                     if owner is not None:  # a tied weight: checked, its params counted at the owner
                         check_tie(op, inputs, self.ops[owner], _inputs_of(self.ops[owner], figures))
@@ -404,7 +404,8 @@ def run(ops: tuple[Op, ...], input_shape: Shape, emit: Callable[[Op, Any], Any])
     for op in ops:
         tally = _tally(op, tuple(values[i] for i in op.inputs))
         tally.tied = op.tie is not None  # its weight counted at its owner
-        tally.reads_input = 0 in op.inputs  # the data: no gradient in training
+        tally.reads_input = op.inputs[0] == 0  # the data: no gradient in training (a second
+        # reference to it, e.g. for a width, is no product with it)
         values.append(tally.output)
         results.append(emit(op, tally))
     return results
