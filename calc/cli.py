@@ -202,7 +202,8 @@ def _output_arg(parser: argparse.ArgumentParser) -> None:
 
 def _spec_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", help="a YAML network spec (a path), a library name such as resnet50 "
-                                     "(see 'calc list'), or '-' to read the spec from stdin")
+                                     "(see 'calc list'), '-' to read the spec from stdin, or a model "
+                                     "to import: a Hugging Face config.json, an ONNX file (calc import)")
 
 
 _INT = r"[+-]?[0-9]+"
@@ -653,6 +654,14 @@ def load_spec(spec: str, stdin_bytes: bytes | None = None) -> Any:
     if spec == STDIN:
         return network_from_text(read_stdin() if stdin_bytes is None else stdin_bytes, STDIN_NAME)
     path = _spec_file(spec)
+    if path.endswith(".json"):  # a Hugging Face config.json, imported in memory (docs/import.md)
+        from calc.importers.hf import network_from_config
+
+        return network_from_config(path)
+    if path.endswith(".onnx"):  # an ONNX model, imported in memory (docs/import-onnx.md)
+        from calc.importers.onnx import network_from_onnx
+
+        return network_from_onnx(path)
     try:
         return load_network(path)
     except YamlError as exc:
@@ -957,7 +966,8 @@ COMMANDS = {
     "conventions": _cmd_conventions, "symbolic": _cmd_symbolic,
 }
 
-EXTENSIONS: dict[str, str] = {"derive": "calc.derive.cli", "check": "calc.claims.cli", "hardware": "calc.hardware.cli"}
+EXTENSIONS: dict[str, str] = {"derive": "calc.derive.cli", "check": "calc.claims.cli", "hardware": "calc.hardware.cli",
+                              "import": "calc.importers.cli"}
 """Commands implemented in their own module: name -> module with HELP, add_arguments(parser)
 and run(args) -> int."""
 

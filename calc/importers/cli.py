@@ -1,0 +1,95 @@
+"""`calc import hf CONFIG.json [-o spec.yaml]`, `calc import onnx MODEL.onnx [--dim name=value ...]
+[--allow-unknown] [-o spec.yaml]`: a model description turned into a spec (YAML on stdout, or
+written atomically to -o).
+
+Each importer is imported inside its subcommand: `calc import hf` never loads the ONNX importer
+(nor `onnx`), and no other command loads either.  A bad config or model is a one-line error
+naming the file and the key or node (exit 1); bad usage exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from calc.errors import UsageError
+from calc.files import check_output, emit
+
+HELP = "turn a Hugging Face config.json or an ONNX file into a spec (calc import hf config.json -o spec.yaml)"
+FORMATS = {
+    "hf": "a Hugging Face config.json (Llama, Mistral, Mixtral, Qwen2, Gemma, Phi-3, GPT-2, BERT, ViT)",
+    "onnx": "an ONNX model file (needs the onnx extra)",
+}
+
+
+def _output(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="write the spec to FILE (atomically) instead of stdout; '-' is stdout")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sources = parser.add_subparsers(dest="format", required=True, metavar="FORMAT", parser_class=type(parser))
+    hf = sources.add_parser("hf", help=FORMATS["hf"],
+                            description="Write the spec of a Hugging Face config.json: pure JSON reading, no "
+                                        "transformers.  A key that changes the architecture and that the importer "
+                                        "does not know is refused with its name.  'calc report CONFIG.json' costs "
+                                        "the config directly.")
+    hf.add_argument("config", help="the config.json")
+    _output(hf)
+    onnx = sources.add_parser("onnx", help=FORMATS["onnx"], description="Write the spec of an ONNX model.")
+    onnx.add_argument("model", help="the .onnx file")
+    onnx.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
+                      help="the size of a symbolic dimension of the graph (repeatable), e.g. --dim batch=1")
+    onnx.add_argument("--allow-unknown", action="store_true",
+                      help="keep an operator the importer cannot map as a zero-cost node (listed), instead of failing")
+    _output(onnx)
+
+
+def parse_dims(items: list[str]) -> dict[str, int]:
+    """--dim NAME=VALUE ... as {name: value}: a name once, a value a positive int."""
+    from calc.cli import int_arg
+
+    dims: dict[str, int] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"calc import onnx: --dim {item!r} is not NAME=VALUE", expected="e.g. --dim batch=1")
+        try:
+            size = int_arg(value.strip())
+        except argparse.ArgumentTypeError as exc:
+            raise UsageError(f"calc import onnx: --dim {name}: {exc}", expected="a positive int") from None
+        if size < 1:
+            raise UsageError(f"calc import onnx: --dim {name}={size}", expected="a positive int")
+        if name in dims:
+            raise UsageError(f"calc import onnx: --dim {name} given twice", expected="each name once")
+        dims[name] = size
+    return dims
+
+
+def run(args: Any) -> int:
+    output = None if args.output in (None, "-") else args.output
+    if args.format == "hf":
+        if output:
+            check_output(output, [args.config])
+        from calc.importers.hf import spec_text_from_config
+
+        emit(spec_text_from_config(args.config), output, [args.config])
+        return 0
+    if args.format == "onnx":
+        dims = parse_dims(args.dim)
+        if output:
+            check_output(output, [args.model])
+        try:
+            from calc.importers.onnx import import_onnx
+        except ModuleNotFoundError as exc:  # the importer's own module, or the onnx package it needs
+            if exc.name not in ("onnx", "calc.importers.onnx"):
+                raise
+            if exc.name == "onnx":
+                raise UsageError("calc import onnx needs the onnx package, which is not installed",
+                                 expected="pip install onnx (the onnx extra)") from None
+            raise UsageError("this installation of calc has no ONNX importer (calc.importers.onnx)",
+                             expected="calc import hf, or a calc with calc.importers.onnx") from None
+        emit(import_onnx(args.model, dims, args.allow_unknown), output, [args.model])
+        return 0
+    raise UsageError(f"calc import: unknown format {args.format!r}", expected="one of " + ", ".join(FORMATS))
