@@ -68,3 +68,17 @@ def test_tied_weight_of_another_shape_is_located():
         network_from_text(text, "t.yaml").evaluate()
     line = err.value.one_line()
     assert line.startswith("t.yaml:5:") and "head.tie" in line and "9 x 8" in line and "10 x 8" in line, line
+
+
+def test_rotary_with_an_odd_head_width_from_d_is_refused_at_its_place():
+    """head_dim = d / heads may be odd although not stated: rotate_half needs pairs (the tally
+    used to fail with a bare ArithmeticError on an odd N*T*d)."""
+    from calc.errors import ShapeError
+    from calc.network import network_from_text
+
+    net = network_from_text("name: t\ninput: {T: 3}\nlayers:\n  - {type: embedding, num_embeddings: 10, "
+                            "embedding_dim: 3}\n  - {type: attention, heads: 1, rotary: true}\n", "t.yaml")
+    with pytest.raises(ShapeError) as info:
+        net.evaluate()
+    assert info.value.one_line() == ("t.yaml:5:33: 1.rotary: rotary embedding rotates pairs: head_dim=3 "
+                                     "(d=3 / heads=1) is odd (expected an even d / heads, or rotary: false)")

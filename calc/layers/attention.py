@@ -392,9 +392,13 @@ class Attention(TensorInput):
         if self.fused == "mha" and self.head_dim is not None and is_int(d) and self.head_dim * self.heads != d:
             raise ShapeError(f"nn.MultiheadAttention has head_dim = d/heads = {d // self.heads}",
                              field="head_dim", expected="no head_dim")
-        if self.rotary and self.head_dim is not None and self.head_dim % 2:
-            raise ShapeError(f"rotary embedding rotates pairs: head_dim={self.head_dim} is odd",
-                             field="head_dim", expected="an even head_dim")
+        head_dim = self.head_dim if self.head_dim is not None else d // self.heads if is_int(d) else None
+        if self.rotary and is_int(head_dim) and head_dim % 2:
+            stated = self.head_dim is not None
+            raise ShapeError(f"rotary embedding rotates pairs: head_dim={head_dim}"
+                             + ("" if stated else f" (d={d} / heads={self.heads})") + " is odd",
+                             field="head_dim" if stated else "rotary",
+                             expected="an even head_dim" if stated else "an even d / heads, or rotary: false")
         if not self.cross and self.kv_len is not None and is_int(T) and self.kv_len < T:
             raise ShapeError(f"kv_len={self.kv_len} is less than the T={T} new tokens", field="kv_len",
                              expected="the cached tokens plus the new ones: at least T")
