@@ -304,3 +304,36 @@ def test_readme_figures_are_the_tools(gpt2):
     llama = load_network(SPECS / "llama2_7b.yaml")
     fp8 = llama.evaluate(input_shape=(1, 1), context=4095, kv_dtype="fp8").options["kv_cache_bytes"]
     assert f"in total: {fp8:,} for the Llama-2-7B decode step" in readme
+
+
+@pytest.mark.parametrize("spec", ["gpt2", "bert_base_uncased", "llama2_7b", "mistral_7b", "mixtral_8x7b"])
+@pytest.mark.parametrize("variables, mode", [(("N", "T"), "inference"), (("N", "T"), "training"),
+                                             (("N", "C"), "inference")])
+def test_every_transformer_spec_has_closed_forms_in_batch_sequence_and_context(spec, variables, mode):
+    """Issue 12: training and inference FLOPs as polynomials in N and T (and in the cached
+    context C), each checked by closed_form against the numeric path, and here at one more
+    point of its own."""
+    import sympy
+
+    from calc.closed_form import closed_form
+
+    from dataclasses import replace
+
+    if spec == "mixtral_8x7b" and variables == ("N", "C"):
+        # a decode step reads min(8, 2N) experts' weights: memory access is piecewise in N
+        variables = ("C",)
+    net = load_network(SPECS / f"{spec}.yaml")
+    if "C" in variables:  # a decode step: one new token per sequence
+        net = replace(net, input_shape=(1, 1))
+    form = closed_form(net, conventions.get("2mac"), variables, mode=mode)
+    flops = form.totals["flops"]
+    assert flops.is_polynomial(*flops.free_symbols) and len(flops.free_symbols) == len(variables)
+    symbols = {s.name: s for s in flops.free_symbols}
+    if "T" in variables:
+        point, shape, context = {"N": 3, "T": 37}, (3, 37), None
+    else:
+        n = 2 if "N" in variables else 1
+        point, shape, context = {"N": n, "C": 500}, (n, 1), 500
+    value = flops.subs({symbols[k]: v for k, v in point.items() if k in symbols})
+    assert isinstance(value, sympy.Integer)
+    assert value == net.evaluate("2mac", input_shape=shape, context=context, mode=mode).totals.flops
