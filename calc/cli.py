@@ -967,7 +967,7 @@ COMMANDS = {
 }
 
 EXTENSIONS: dict[str, str] = {"derive": "calc.derive.cli", "check": "calc.claims.cli", "hardware": "calc.hardware.cli",
-                              "import": "calc.importers.cli"}
+                              "import": "calc.importers.cli", "memory": "calc.memory.cli"}
 """Commands implemented in their own module: name -> module with HELP, add_arguments(parser)
 and run(args) -> int."""
 
