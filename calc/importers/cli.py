@@ -80,16 +80,8 @@ def run(args: Any) -> int:
         dims = parse_dims(args.dim)
         if output:
             check_output(output, [args.model])
-        try:
-            from calc.importers.onnx import import_onnx
-        except ModuleNotFoundError as exc:  # the importer's own module, or the onnx package it needs
-            if exc.name not in ("onnx", "calc.importers.onnx"):
-                raise
-            if exc.name == "onnx":
-                raise UsageError("calc import onnx needs the onnx package, which is not installed",
-                                 expected="pip install onnx (the onnx extra)") from None
-            raise UsageError("this installation of calc has no ONNX importer (calc.importers.onnx)",
-                             expected="calc import hf, or a calc with calc.importers.onnx") from None
+        from calc.importers.onnx import import_onnx  # its own one-line error without the onnx package
+
         emit(import_onnx(args.model, dims, args.allow_unknown), output, [args.model])
         return 0
     raise UsageError(f"calc import: unknown format {args.format!r}", expected="one of " + ", ".join(FORMATS))
