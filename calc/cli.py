@@ -417,6 +417,8 @@ def build_parser(layer_kinds: bool = True, command: str | None = None) -> argpar
     _workload_args(report)
     _run_args(report)
     report.add_argument("--fold-bn", action="store_true", help="fold batch norms into the conv/linear before them")
+    report.add_argument("--hw", metavar="NAME|FILE",
+                        help="with --format html: a device for the roofline section (see 'calc hardware')")
     report.add_argument("--no-cache", action="store_true",
                         help="neither read nor write the report cache (also: FLOPCALC_NO_CACHE=1; see calc.cache)")
     _common(report, (*FORMATS, "tree", "html"))
@@ -435,15 +437,18 @@ def build_parser(layer_kinds: bool = True, command: str | None = None) -> argpar
 
     plot = commands.add_parser("plot", help="a chart of a network's cost as a file (svg, png, pdf; the plot extra)")
     _spec_arg(plot)
-    plot.add_argument("--kind", default="layers", choices=("layers", "memory", "conventions"),
+    plot.add_argument("--kind", default="layers", choices=("layers", "memory", "conventions", "roofline"),
                       help="layers: cost per block; memory: activations over the network; conventions: "
-                           "FLOPs under each convention (default: layers)")
+                           "FLOPs under each convention; roofline: each operation on a device's roofline "
+                           "(needs --hw) (default: layers)")
+    plot.add_argument("--hw", metavar="NAME|FILE", help="the device of --kind roofline (see 'calc hardware')")
     plot.add_argument("--metric", default="flops", choices=("macs", "flops", "params", "mem_bytes", "mem_access"),
                       help="what --kind layers draws (default: flops)")
     plot.add_argument("--depth", type=int_arg, metavar="N", help="the block level drawn (default: the "
                       "deepest with at most 40 bars)")
-    plot.add_argument("--convention", default="exact", metavar="NAME",
-                      help="counting convention (default: exact; see 'calc conventions')")
+    plot.add_argument("--convention", default=None, metavar="NAME",
+                      help="counting convention (default: exact; 2mac for --kind roofline, as device "
+                           "peaks count a multiply-add as 2; see 'calc conventions')")
     plot.add_argument("--dtype", default="fp32", choices=DTYPES, help="element type (default: fp32)")
     _input_args(plot)
     _workload_args(plot)
@@ -724,7 +729,7 @@ def _report_cache(args: argparse.Namespace, sample: tuple[int, ...] | None) -> t
 
 REPORT_DEFAULTS = {"convention": "exact", "dtype": "fp32", "format": "text", "units": False, "depth": None,
                    "top": None, "batch": None, "fold_bn": False, "mode": "inference", "phase": None,
-                   "context": None, "recompute": None, "tokens": None, "kv_dtype": None}
+                   "context": None, "recompute": None, "tokens": None, "kv_dtype": None, "hw": None}
 """The keyed options of `calc report` and their defaults, as its parser has them (a test checks)."""
 _PLAIN_VALUED = {"--convention": "convention", "--dtype": "dtype", "--format": "format", "--depth": "depth",
                  "--top": "top", "--batch": "batch", "--input": "input", "--mode": "mode", "--phase": "phase",
@@ -848,6 +853,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
         network = fold_batchnorm(network)
     shape, context = _workload(network, args, _input_shape(network, args, sample))
+    hardware = None
+    if args.hw is not None:
+        if args.format != "html":
+            from calc.errors import UsageError
+
+            raise UsageError(f"--hw adds a roofline section to --format html, not to {args.format}",
+                             expected="--format html, or calc roofline SPEC --hw NAME for the table")
+        from calc.hardware import load_profile
+
+        hardware = load_profile(args.hw)
     report = network.evaluate(convention, dt, shape, context=context, mode=args.mode,
                               recompute=args.recompute, tokens=args.tokens, kv_dtype=args.kv_dtype)
     if args.format == "html":  # one self-contained page: its own grouping, the conventions compared
@@ -855,7 +870,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
         from calc.render.html import render_html
 
         at = _with_input(network, shape).with_context(context)
-        text = render_html(report, network=network, comparison=compare(at, mode=args.mode, recompute=args.recompute))
+        text = render_html(report, network=network, comparison=compare(at, mode=args.mode, recompute=args.recompute),
+                           hardware=hardware)
         emit(text, args.output, inputs)
         return 0
     # input shapes and kernel sizes for the formats that show them (tree, json); fold_bn for all
@@ -941,13 +957,26 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     from calc.plot import plot, plot_format
 
     plot_format(args.output)  # the suffix is checked before any work
+    from calc.errors import UsageError
+
+    if args.kind == "roofline" and args.hw is None:
+        raise UsageError("--kind roofline needs --hw: the device whose roofs it draws",
+                         expected="--hw NAME or FILE (see 'calc hardware')")
+    if args.hw is not None and args.kind != "roofline":
+        raise UsageError(f"--hw is for --kind roofline, not {args.kind}", expected="no --hw, or --kind roofline")
+    hardware = None
+    if args.hw is not None:
+        from calc.hardware import load_profile
+
+        hardware = load_profile(args.hw)  # an unknown device before any work
+    convention = args.convention or ("2mac" if args.kind == "roofline" else "exact")
     sample = _sample_and_batch(args)
     network = load_spec(args.spec)
     shape, context = _workload(network, args, _input_shape(network, args, sample))
     # the conventions chart prices the mode itself, under each convention that can
     mode = args.mode if args.kind != "conventions" else "inference"
     recompute = args.recompute if mode == "training" else None
-    report = network.evaluate(conventions.get(args.convention), args.dtype, shape, context=context, mode=mode,
+    report = network.evaluate(conventions.get(convention), args.dtype, shape, context=context, mode=mode,
                               recompute=recompute)
     comparison = None
     if args.kind == "conventions":
@@ -956,7 +985,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         comparison = compare(_with_input(network, shape).with_context(context), mode=args.mode,
                              recompute=args.recompute)
     plot(report, args.kind, args.output, network=network, comparison=comparison, metric=args.metric,
-         depth=args.depth)
+         depth=args.depth, hardware=hardware)
     return 0
 
 
@@ -967,7 +996,8 @@ COMMANDS = {
 }
 
 EXTENSIONS: dict[str, str] = {"derive": "calc.derive.cli", "check": "calc.claims.cli", "hardware": "calc.hardware.cli",
-                              "import": "calc.importers.cli", "memory": "calc.memory.cli"}
+                              "import": "calc.importers.cli", "memory": "calc.memory.cli",
+                              "roofline": "calc.roofline.cli"}
 """Commands implemented in their own module: name -> module with HELP, add_arguments(parser)
 and run(args) -> int."""
 

@@ -3,9 +3,10 @@
     plot(report, "layers", "resnet50.svg")                       cost per block (MACs, FLOPs, ...)
     plot(report, "memory", "m.png", network=network)             live activations, peak marked
     plot(report, "conventions", "c.pdf", comparison=compare(network))
+    plot(report, "roofline", "r.svg", network=network, hardware=load_profile("a100-sxm-80gb"))
 
 The same views as the HTML report (calc.render.html), from the same data (calc.render.charts):
-no figure is computed here.  A roofline (issue 13) is one more entry in KINDS.  matplotlib is
+no figure is computed here (the roofline's points: calc.roofline.chart).  matplotlib is
 an optional extra (`pip install 'flopcalc[plot]'`), imported only by these functions, without
 pyplot (no global figure state, no GUI backend: a Figure drawn by the Agg renderer).  SVG and
 PDF files are byte-identical from run to run (no date, a fixed SVG id salt); an SVG keeps its
@@ -39,14 +40,16 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 
 def plot(report: Report, kind: str, path: str | Path, *, network: Any = None, comparison: Any = None,
-         metric: str = "flops", depth: int | None = None) -> None:
-    """Draw `kind` (layers, memory, conventions) of `report` into the file `path`, its format
-    from its suffix (.svg, .png, .pdf).  `network`: the Network the report was evaluated from
-    (memory: for the live activations); `comparison`: calc.compare.compare's result (needed by
-    conventions); `metric` (layers): macs, flops, params, mem_bytes or mem_access; `depth`
-    (layers): the block level to draw (default: the deepest with at most 40 bars)."""
+         metric: str = "flops", depth: int | None = None, hardware: Any = None) -> None:
+    """Draw `kind` (layers, memory, conventions, roofline) of `report` into the file `path`, its
+    format from its suffix (.svg, .png, .pdf).  `network`: the Network the report was evaluated
+    from (memory: for the live activations); `comparison`: calc.compare.compare's result (needed
+    by conventions); `metric` (layers): macs, flops, params, mem_bytes or mem_access; `depth`
+    (layers): the block level to draw (default: the deepest with at most 40 bars; roofline: one
+    point per block at that level, default one per operation); `hardware` (roofline, needed): a
+    calc.hardware.Profile, a profile's name or file, or a calc.roofline.Device."""
     data = plot_bytes(report, kind, plot_format(path), network=network, comparison=comparison,
-                      metric=metric, depth=depth)
+                      metric=metric, depth=depth, hardware=hardware)
     Path(path).write_bytes(data)
 
 
@@ -60,7 +63,7 @@ def plot_format(path: str | Path) -> str:
 
 
 def plot_bytes(report: Report, kind: str, fmt: str, *, network: Any = None, comparison: Any = None,
-               metric: str = "flops", depth: int | None = None) -> bytes:
+               metric: str = "flops", depth: int | None = None, hardware: Any = None) -> bytes:
     """The picture as the bytes of an svg, png or pdf file (see `plot`)."""
     if not isinstance(report, Report):
         raise UsageError(f"plot takes a Report, got {type(report).__name__}",
@@ -72,7 +75,9 @@ def plot_bytes(report: Report, kind: str, fmt: str, *, network: Any = None, comp
     if network is not None:
         check_network(report, network)
     options = {"network": network, "comparison": comparison, "metric": check_metric(metric),
-               "depth": depth}
+               "depth": depth, "hardware": hardware}
+    if kind == "roofline":  # the roofline's own errors (no device, no such dtype) before matplotlib's
+        options["roofline"] = _roofline_data(report, options)
     matplotlib = require("matplotlib", "plotting")
     from matplotlib.figure import Figure
     import io
@@ -221,9 +226,104 @@ def _conventions(fig: Any, report: Report, options: dict[str, Any]) -> None:
     ax.set_axisbelow(True)
 
 
+def _roofline_data(report: Report, options: dict[str, Any]) -> Any:
+    """The roofline chart's data (calc.roofline.chart) of `report` on options['hardware']."""
+    hardware = options["hardware"]
+    if hardware is None:
+        raise UsageError("the roofline plot needs a device",
+                         expected="plot(..., hardware=calc.hardware.load_profile('a100-sxm-80gb')), "
+                                  "or calc plot --kind roofline --hw NAME")
+    from calc.roofline.analysis import analyse
+    from calc.roofline.chart import chart_data
+
+    return chart_data(analyse(report, hardware, network=options["network"], depth=options["depth"]))
+
+
+ROOF = "#333333"
+
+
+def _roofline(fig: Any, report: Report, options: dict[str, Any]) -> None:
+    """Log-log: the device's roofs (solid: ideal; dashed: at the efficiency factors), the ridge,
+    a point per operation (or block) sized and coloured by its share of the time, the largest
+    shares numbered (badges placed so that they do not overlap) and listed under the chart."""
+    from matplotlib.ticker import PercentFormatter
+
+    from calc.roofline.chart import TOP, x_range, y_range
+    from calc.roofline.render import flop_per_byte, rate, seconds
+
+    c = options["roofline"]
+    fig.set_size_inches(8, 6.2)
+    ax, key = fig.subplots(2, 1, height_ratios=[4.2, 1])
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    x0, x1 = x_range(c)
+    y0, y1 = y_range(c)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    peak, bw = c.peak, c.bandwidth
+    ax.plot([x0, c.ridge, x1], [bw * x0, peak, peak], color=ROOF, linewidth=1.6,
+            label=f"roofs: {rate(_fraction(peak), sep=' ')}FLOP/s ({c.math}), {rate(_fraction(bw), sep=' ')}B/s")
+    ce, me = c.compute_efficiency, c.memory_efficiency
+    if (ce, me) != (1.0, 1.0):
+        ridge_e = peak * ce / (bw * me)
+        ax.plot([x0, ridge_e, x1], [bw * me * x0, peak * ce, peak * ce], color=ROOF, linewidth=0.9,
+                linestyle="--", label=f"at the efficiency factors (compute {ce:g}, memory {me:g})")
+    ax.axvline(c.ridge, color="#888888", linestyle=":", linewidth=0.9, zorder=1)
+    ax.annotate(f"ridge {flop_per_byte(_fraction(c.ridge))} FLOP/B", (c.ridge, y0), xytext=(3, 3),
+                textcoords="offset points", fontsize=7, color="#555555", rotation=90, va="bottom")
+    points = c.points
+    if points:
+        top_share = max(p.share for p in points) or 1.0
+        shown = ax.scatter([p.intensity for p in points], [p.attainable for p in points],
+                           s=[14 + 420 * p.share / top_share for p in points], c=[p.share for p in points],
+                           cmap="viridis", vmin=0, vmax=top_share, edgecolors="white", linewidths=0.5,
+                           zorder=3, alpha=0.9)
+        fig.colorbar(shown, ax=ax, label="share of the time",
+                     format=PercentFormatter(1.0, decimals=1 if top_share < 0.1 else 0),
+                     fraction=0.05, pad=0.02)
+        _number_badges(ax, c)
+    ax.set_xlabel("arithmetic intensity (FLOP per byte)")
+    ax.set_ylabel("attainable (FLOP/s)")
+    _engineering(ax.yaxis)
+    what = f"blocks at depth {c.depth}" if c.depth else "operations"
+    ax.set_title(f"{report.name} on {c.device}: roofline of its {what} ({c.dtype}, FLOPs {report.convention.name})",
+                 loc="left")
+    ax.legend(loc="upper left", fontsize=7, frameon=False)  # above the memory roof: empty
+    ax.grid(which="major", color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+    key.axis("off")
+    lines = [f"{i + 1}  {_short(p.label, 48):<48}  {_short(p.kind, 24):<24} {p.share * 100:5.1f}%  {p.bound}"
+             for i, p in enumerate(points[:TOP])]
+    hidden = "; ".join(f"{n} {why}: {share * 100:.1f}% of the time" for why, n, share in c.not_drawn)
+    lines.append(f"total time (sum of roofline bounds): {seconds(c.total_time)}"
+                 + (f"; not drawn: {hidden}" if hidden else ""))
+    key.text(0, 1, "\n".join(lines), va="top", ha="left", fontsize=7, fontfamily="monospace",
+             transform=key.transAxes)
+
+
+def _fraction(value: float) -> Any:
+    from fractions import Fraction
+
+    return Fraction(value)
+
+
+def _number_badges(ax: Any, c: Any) -> None:
+    """Number the largest points 1, 2, ... at calc.roofline.chart.badge_offsets (no two badges
+    overlap; positions reckoned over the plot area at the figure's size)."""
+    from calc.roofline.chart import TOP, badge_offsets
+
+    size = (ax.figure.get_figwidth() * 72 * 0.8, ax.figure.get_figheight() * 72 * 0.62)
+    for i, (p, offset) in enumerate(zip(c.points[:TOP], badge_offsets(c, size))):
+        ax.annotate(str(i + 1), (p.intensity, p.attainable), xytext=offset, textcoords="offset points",
+                    fontsize=7, fontweight="bold", color="#222222", zorder=5,
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "#999999", "lw": 0.5, "alpha": 0.9},
+                    arrowprops={"arrowstyle": "-", "color": "#999999", "lw": 0.5, "shrinkA": 0, "shrinkB": 2})
+
+
 KINDS: dict[str, Callable[[Any, Report, dict[str, Any]], None]] = {
     "layers": _layers,
     "memory": _memory,
     "conventions": _conventions,
+    "roofline": _roofline,
 }
-"""What `plot` draws, kind -> function(figure, report, options); the roofline (issue 13) goes here."""
+"""What `plot` draws, kind -> function(figure, report, options)."""

@@ -94,7 +94,8 @@ def test_plot_writes_the_file_its_suffix_names(plot_bytes, resnet50, tmp_path):
 def test_bad_requests_are_one_line_usage_errors(plot_bytes, resnet50):
     net, report, _ = resnet50
     cases = [
-        (dict(kind="roofline"), "unknown kind of plot 'roofline' (expected one of layers, memory, conventions)"),
+        (dict(kind="heatmap"), "unknown kind of plot 'heatmap' (expected one of layers, memory, conventions, roofline)"),
+        (dict(kind="roofline"), "the roofline plot needs a device"),
         (dict(kind="conventions"), "the conventions plot needs a comparison"),
         (dict(kind="layers", metric="watts"), "unknown metric 'watts'"),
         (dict(kind="layers", depth=9), "depth 9 is not a block level of resnet50 (expected an int from 1 to 4)"),

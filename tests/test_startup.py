@@ -23,7 +23,7 @@ import pytest
 from calc import cli
 
 ROOT = Path(__file__).resolve().parents[1]
-NOT_IMPORTED = ("importlib.metadata", "email", "shutil", "zipfile", "json", "calc.derive", "calc.claims", "calc.hardware", "calc.importers", "calc.memory",
+NOT_IMPORTED = ("importlib.metadata", "email", "shutil", "zipfile", "json", "calc.derive", "calc.claims", "calc.hardware", "calc.importers", "calc.memory", "calc.roofline",
                 "calc.symbolic", "calc.closed_form", "calc.compare", "sympy")
 
 

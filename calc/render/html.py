@@ -15,9 +15,10 @@ Sections, in order (each built by one function of SECTIONS from the same `_Page`
                  activations and their peak (the rule: calc.render.charts)
     conventions  with `comparison` (calc.compare.compare): FLOPs under each convention,
                  stacked by the operation kinds where they differ
-A roofline (issue 13, per device) is one more function in SECTIONS: it reads its device from
-the page's options, adds its data to `page.data` and a `<div class="chart">` that the script
-draws (calc.render.html_assets).
+    roofline     with `hardware` (a device): each operation on the device's roofline
+                 (calc.roofline.chart), hover showing the layer, the largest shares numbered and
+                 listed in a table; drawn by its own script (calc.roofline.html_js), added after
+                 the page's script
 
 Every figure in the page is a report's (or the comparison's), written exactly; the charts get
 the same figures as numbers (floats, drawing only) and their exact text for hover.  Names
@@ -89,14 +90,17 @@ class _Page:
     memory: Any = None
     titled: bool = False
     """The title was given (the network's name then shows under it)."""
+    roofline: Any = None
+    """calc.roofline.chart.RooflineChart of the report on the device given, or None."""
 
 
 def render_html(report: Report, *, network: Any = None, comparison: Any = None,
-                title: str | None = None) -> str:
+                title: str | None = None, hardware: Any = None) -> str:
     """The report as one self-contained HTML page.  `network`: the calc.network.Network the
     report was evaluated from (not collapsed or cut to its top rows), for the live activations;
     `comparison`: a calc.compare.Comparison, for the convention chart; `title`: the page's
-    title (default: '<name>: cost report')."""
+    title (default: '<name>: cost report'); `hardware`: a device (a calc.hardware.Profile, a
+    profile's name or file, or a calc.roofline.Device), for the roofline section (none without)."""
     if not isinstance(report, Report):
         raise UsageError(f"render_html takes a Report, got {type(report).__name__}",
                          expected="the result of Network.evaluate, evaluate_network or evaluate_layer")
@@ -111,7 +115,17 @@ def render_html(report: Report, *, network: Any = None, comparison: Any = None,
     page.titled = title is not None
     if network is not None:
         page.memory = live_activations(report, network)
+    if hardware is not None:
+        from calc.roofline.analysis import analyse
+        from calc.roofline.chart import chart_data
+
+        page.roofline = chart_data(analyse(report, hardware, network=network))
     body = "".join(section(page) for section in SECTIONS)
+    roofline_script = ""
+    if page.roofline is not None:
+        from calc.roofline.html_js import JS as ROOFLINE_JS
+
+        roofline_script = "<script>" + ROOFLINE_JS + "</script>\n"
     return "".join([
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
@@ -122,7 +136,7 @@ def render_html(report: Report, *, network: Any = None, comparison: Any = None,
         "bundled in this file (it needs no network access).</footer>\n",
         "<script type=\"application/json\" id=\"flopcalc-data\">", _script_json(page.data), "</script>\n",
         "<script>", offline.get_plotlyjs(), "</script>\n",
-        "<script>", _assets().JS, "</script>\n</body>\n</html>\n",
+        "<script>", _assets().JS, "</script>\n", roofline_script, "</body>\n</html>\n",
     ])
 
 
@@ -360,6 +374,72 @@ def _value_attr(value: Any) -> str:
     return f" data-v=\"{int_text(value)}\"" if type(value) is int else ""
 
 
-SECTIONS: tuple[Callable[[_Page], str], ...] = (_summary, _layers, _table, _memory, _conventions)
+def _roofline(page: _Page) -> str:
+    """Each operation at (intensity, attainable throughput) under the device's roofs; the
+    figures are calc.roofline's (chart data: calc.roofline.chart)."""
+    c = page.roofline
+    if c is None:
+        return ""
+    import math
+
+    from calc.roofline.chart import TOP, badge_offsets, x_range, y_range
+    from calc.roofline.render import flop_per_byte, percent, rate, seconds
+
+    (x0, x1), (y0, y1) = x_range(c), y_range(c)
+    top_share = max((p.share for p in c.points), default=0.0) or 1.0
+    offsets = badge_offsets(c, (760, 360))
+    roof_name = f"roofs: {rate(_fraction(c.peak), sep=' ')}FLOP/s ({c.math}), {rate(_fraction(c.bandwidth), sep=' ')}B/s"
+    data: dict[str, Any] = {
+        "x": [p.intensity for p in c.points], "y": [p.attainable for p in c.points],
+        "share": [p.share for p in c.points], "maxShare": top_share,
+        "size": [6 + 30 * math.sqrt(p.share / top_share) for p in c.points],
+        "hover": [f"<b>{h(p.label)}</b><br>{h(p.kind)}<br>FLOPs {_exact(p.flops)}, bytes {_exact(p.bytes)}"
+                  + (" (each)" if p.count > 1 else "")
+                  + f"<br>{flop_per_byte(_fraction(p.intensity))} FLOP/B, attainable {rate(_fraction(p.attainable), sep=' ')}FLOP/s"
+                  + f"<br>{h(p.bound)}-bound, time {seconds(p.time)} ({percent(_fraction(p.share))})"
+                  for p in c.points],
+        "roof": {"x": [x0, c.ridge, x1], "y": [c.bandwidth * x0, c.peak, c.peak], "name": h(roof_name)},
+        "effRoof": None, "ridge": c.ridge, "ridgeText": f"{flop_per_byte(_fraction(c.ridge))} FLOP/B",
+        "ridgeY": [y0, y1], "xRange": [math.log10(x0), math.log10(x1)], "yRange": [math.log10(y0), math.log10(y1)],
+        "badges": [{"n": i + 1, "x": p.intensity, "y": p.attainable, "dx": round(dx * 1.3), "dy": round(-dy * 1.3)}
+                   for i, (p, (dx, dy)) in enumerate(zip(c.points, offsets))],
+    }
+    ce, me = c.compute_efficiency, c.memory_efficiency
+    if (ce, me) != (1.0, 1.0):
+        ridge_e = c.peak * ce / (c.bandwidth * me)
+        data["effRoof"] = {"x": [x0, ridge_e, x1], "y": [c.bandwidth * me * x0, c.peak * ce, c.peak * ce],
+                           "name": f"at the efficiency factors (compute {ce:g}, memory {me:g})"}
+    page.data["roofline"] = data
+    rows = "".join(
+        f"<tr><td class=\"n\">{i + 1}</td><th scope=\"row\">{h(p.label)}</th><td class=\"kind\">{h(p.kind)}</td>"
+        f"<td class=\"n\">{h(flop_per_byte(_fraction(p.intensity)))}</td><td>{h(p.bound)}</td>"
+        f"<td class=\"n\">{h(seconds(p.time))}</td><td class=\"n\">{h(percent(_fraction(p.share)))}</td></tr>\n"
+        for i, p in enumerate(c.points[:TOP]))
+    hidden = "; ".join(f"{n} operations {why}: {percent(_fraction(share))} of the time" for why, n, share in c.not_drawn)
+    return (
+        f"<section id=\"roofline\">\n<h2>Roofline on {h(c.device)}</h2>\n"
+        f"<p class=\"note\">Each operation at its arithmetic intensity (FLOPs under the convention "
+        f"{h(page.report.convention.name)} over the bytes it reads and writes at {h(c.dtype)}) and the throughput "
+        f"the device's roofs allow it: min(peak, bandwidth &times; intensity), with the {h(c.math)} peak "
+        f"{h(_exact(int(c.peak)))} FLOP/s and {h(_exact(int(c.bandwidth)))} B/s; the ridge is at "
+        f"{h(flop_per_byte(_fraction(c.ridge)))} FLOP/B. A point's size and colour are its share of the time "
+        f"(the sum of the operations' roofline bounds: {h(seconds(c.total_time))}); identical operations share "
+        f"a point. Hover over a point for the layer."
+        + (f" Not drawn (a log scale has no 0): {h(hidden)}." if hidden else "") + "</p>\n"
+        "<div class=\"chart\" id=\"chart-roofline\"></div>\n"
+        "<table class=\"layers\"><thead><tr><th scope=\"col\" class=\"n\">#</th><th scope=\"col\">operation</th>"
+        "<th scope=\"col\">kind</th><th scope=\"col\" class=\"n\">FLOP/B</th><th scope=\"col\">bound</th>"
+        "<th scope=\"col\" class=\"n\">time</th><th scope=\"col\" class=\"n\">share</th></tr></thead>\n"
+        f"<tbody>\n{rows}</tbody></table>\n</section>\n"
+    )
+
+
+def _fraction(value: float) -> Any:
+    from fractions import Fraction
+
+    return Fraction(value)
+
+
+SECTIONS: tuple[Callable[[_Page], str], ...] = (_summary, _layers, _table, _memory, _roofline, _conventions)
 """The page's sections, in order; each returns its HTML and adds what its chart needs to
-`page.data` (a roofline, issue 13, goes after _memory)."""
+`page.data`."""
