@@ -3,6 +3,8 @@
     report-resnet50.png   the HTML report of ResNet-50 (calc.render.html) as headless Chromium
                           draws it: summary, the per-block chart, the top of the table
     layers-resnet50.png   `plot(report, "layers", ...)` of ResNet-50: FLOPs per block (calc.plot)
+    roofline-resnet50.png `plot(report, "roofline", ...)` of ResNet-50 at batch 32 in bf16 on an
+                          A100 80 GB: each operation on the device's roofline (2mac FLOPs)
 
 Needs the plot extra (pip install 'flopcalc[plot]': matplotlib brings Pillow, used here to
 shrink the screenshot to a 256-colour PNG) and Chromium (Debian: apt-get install chromium).
@@ -77,7 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     screenshot(render_html(report, network=net, comparison=compare(net)), out / "report-resnet50.png")
     png = plot_bytes(report, "layers", "png")
     _save_small(Image.open(io.BytesIO(png)).convert("RGB"), out / "layers-resnet50.png")
-    for name in ("report-resnet50.png", "layers-resnet50.png"):
+    roof = net.evaluate("2mac", "bf16", batch=32)
+    png = plot_bytes(roof, "roofline", "png", network=net, hardware="a100-sxm-80gb")
+    _save_small(Image.open(io.BytesIO(png)).convert("RGB"), out / "roofline-resnet50.png")
+    for name in ("report-resnet50.png", "layers-resnet50.png", "roofline-resnet50.png"):
         print(f"{out / name}: {(out / name).stat().st_size:,} bytes")
     return 0
 
