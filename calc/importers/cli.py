@@ -16,7 +16,7 @@ from calc.errors import UsageError
 from calc.files import check_output, emit
 
 HELP = "turn a Hugging Face config.json or an ONNX file into a spec (calc import hf config.json -o spec.yaml)"
-FORMATS = {
+SOURCES = {
     "hf": "a Hugging Face config.json (Llama, Mistral, Mixtral, Qwen2, Gemma, Phi-3, GPT-2, BERT, ViT)",
     "onnx": "an ONNX model file (needs the onnx extra)",
 }
@@ -28,15 +28,15 @@ def _output(parser: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sources = parser.add_subparsers(dest="format", required=True, metavar="FORMAT", parser_class=type(parser))
-    hf = sources.add_parser("hf", help=FORMATS["hf"],
+    sources = parser.add_subparsers(dest="source", required=True, metavar="SOURCE", parser_class=type(parser))
+    hf = sources.add_parser("hf", help=SOURCES["hf"],
                             description="Write the spec of a Hugging Face config.json: pure JSON reading, no "
                                         "transformers.  A key that changes the architecture and that the importer "
                                         "does not know is refused with its name.  'calc report CONFIG.json' costs "
                                         "the config directly.")
     hf.add_argument("config", help="the config.json")
     _output(hf)
-    onnx = sources.add_parser("onnx", help=FORMATS["onnx"], description="Write the spec of an ONNX model.")
+    onnx = sources.add_parser("onnx", help=SOURCES["onnx"], description="Write the spec of an ONNX model.")
     onnx.add_argument("model", help="the .onnx file")
     onnx.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
                       help="the size of a symbolic dimension of the graph (repeatable), e.g. --dim batch=1")
@@ -69,14 +69,14 @@ def parse_dims(items: list[str]) -> dict[str, int]:
 
 def run(args: Any) -> int:
     output = None if args.output in (None, "-") else args.output
-    if args.format == "hf":
+    if args.source == "hf":
         if output:
             check_output(output, [args.config])
         from calc.importers.hf import spec_text_from_config
 
         emit(spec_text_from_config(args.config), output, [args.config])
         return 0
-    if args.format == "onnx":
+    if args.source == "onnx":
         dims = parse_dims(args.dim)
         if output:
             check_output(output, [args.model])
@@ -84,4 +84,4 @@ def run(args: Any) -> int:
 
         emit(import_onnx(args.model, dims, args.allow_unknown), output, [args.model])
         return 0
-    raise UsageError(f"calc import: unknown format {args.format!r}", expected="one of " + ", ".join(FORMATS))
+    raise UsageError(f"calc import: unknown source {args.source!r}", expected="one of " + ", ".join(SOURCES))
