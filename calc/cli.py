@@ -204,6 +204,8 @@ def _spec_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", help="a YAML network spec (a path), a library name such as resnet50 "
                                      "(see 'calc list'), '-' to read the spec from stdin, or a model "
                                      "to import: a Hugging Face config.json, an ONNX file (calc import)")
+    parser.add_argument("--dim", action="append", metavar="NAME=VALUE",
+                        help="an ONNX model's symbolic dimension (repeatable), e.g. --dim sequence=128")
 
 
 _INT = r"[+-]?[0-9]+"
@@ -650,11 +652,16 @@ def read_stdin() -> bytes:
                         location=Location(STDIN_NAME), expected="a spec on stdin") from None
 
 
-def load_spec(spec: str, stdin_bytes: bytes | None = None) -> Any:
-    """The network a spec argument names: a file, a library spec (see `calc list`), or '-' for
-    the spec's text on stdin (named <stdin> in errors; `stdin_bytes` if already read)."""
-    from calc.errors import YamlError
+def load_spec(spec: str, stdin_bytes: bytes | None = None, dims: list[str] | None = None) -> Any:
+    """The network a spec argument names: a file, a library spec (see `calc list`), '-' for
+    the spec's text on stdin (named <stdin> in errors; `stdin_bytes` if already read), or a model
+    imported in memory (a config.json, an .onnx file with `dims`, --dim's NAME=VALUE items)."""
+    from calc.errors import UsageError, YamlError
     from calc.network import load_network, network_from_text
+
+    if dims and not spec.endswith(".onnx"):
+        raise UsageError(f"--dim sizes an ONNX model's symbolic dimensions; {shown(spec)} is not an .onnx file",
+                         expected="no --dim (--input and --batch size a spec)")
 
     if spec == STDIN:
         return network_from_text(read_stdin() if stdin_bytes is None else stdin_bytes, STDIN_NAME)
@@ -664,9 +671,10 @@ def load_spec(spec: str, stdin_bytes: bytes | None = None) -> Any:
 
         return network_from_config(path)
     if path.endswith(".onnx"):  # an ONNX model, imported in memory (docs/import-onnx.md)
+        from calc.importers.cli import parse_dims
         from calc.importers.onnx import network_from_onnx
 
-        return network_from_onnx(path)
+        return network_from_onnx(path, parse_dims(dims or []))
     try:
         return load_network(path)
     except YamlError as exc:
@@ -729,7 +737,8 @@ def _report_cache(args: argparse.Namespace, sample: tuple[int, ...] | None) -> t
 
 REPORT_DEFAULTS = {"convention": "exact", "dtype": "fp32", "format": "text", "units": False, "depth": None,
                    "top": None, "batch": None, "fold_bn": False, "mode": "inference", "phase": None,
-                   "context": None, "recompute": None, "tokens": None, "kv_dtype": None, "hw": None}
+                   "context": None, "recompute": None, "tokens": None, "kv_dtype": None, "hw": None,
+                   "dim": None}
 """The keyed options of `calc report` and their defaults, as its parser has them (a test checks)."""
 _PLAIN_VALUED = {"--convention": "convention", "--dtype": "dtype", "--format": "format", "--depth": "depth",
                  "--top": "top", "--batch": "batch", "--input": "input", "--mode": "mode", "--phase": "phase",
@@ -847,7 +856,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     dt = dtype(args.dtype)
     if pending is not None:
         raise pending
-    network = load_spec(args.spec, data if args.spec == STDIN else None)
+    network = load_spec(args.spec, data if args.spec == STDIN else None, args.dim)
     if args.fold_bn:
         from calc.network.fold import fold_batchnorm
 
@@ -906,7 +915,7 @@ def _cmd_symbolic(args: argparse.Namespace) -> int:
 
     sample = _sample_and_batch(args)
     convention = conventions.get(args.convention)
-    network = load_spec(args.spec)
+    network = load_spec(args.spec, dims=args.dim)
     default = "T" if "T" in network.axis_names() else "H,W"
     variables = tuple(v.strip() for v in (args.vars or default).split(",") if v.strip())
     if not variables:
@@ -935,7 +944,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     inputs = spec_inputs(args.spec)
     if args.output:
         check_output(args.output, inputs)
-    network = load_spec(args.spec)
+    network = load_spec(args.spec, dims=args.dim)
     shape, context = _workload(network, args, _input_shape(network, args, sample))
     result = compare(_with_input(network, shape).with_context(context), names, mode=args.mode,
                      recompute=args.recompute, tokens=args.tokens)
@@ -971,7 +980,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         hardware = load_profile(args.hw)  # an unknown device before any work
     convention = args.convention or ("2mac" if args.kind == "roofline" else "exact")
     sample = _sample_and_batch(args)
-    network = load_spec(args.spec)
+    network = load_spec(args.spec, dims=args.dim)
     shape, context = _workload(network, args, _input_shape(network, args, sample))
     # the conventions chart prices the mode itself, under each convention that can
     mode = args.mode if args.kind != "conventions" else "inference"

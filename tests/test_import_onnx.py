@@ -452,3 +452,17 @@ def test_doc_quotes_the_real_error_and_counts(importer, monkeypatch):
         channels = found.unfolded_params - found.params
         assert (f"| {found.params:,} | {channels:,} ({found.folded_convs} convs) | "
                 f"{found.unfolded_params:,} |") in doc
+
+
+def test_report_takes_dim_for_an_onnx_model(onnx, capsys):
+    """`calc report MODEL.onnx --dim sequence=16`: the error of an unsized dim asks for --dim, so
+    every command that takes a model takes it; a spec that is not ONNX refuses it."""
+    from calc.cli import main
+
+    model = str(FIXTURES / "encoder.onnx")
+    assert main(["report", model, "--no-cache"]) == 1
+    assert "(expected --dim sequence=VALUE)" in capsys.readouterr().err
+    assert main(["report", model, "--dim", "sequence=16", "--format", "json", "--no-cache"]) == 0
+    assert '"input_shapes": [\n    [\n      1,\n      16,\n      64' in capsys.readouterr().out
+    assert main(["report", "resnet50", "--dim", "x=1"]) == 2
+    assert "--dim sizes an ONNX model's symbolic dimensions" in capsys.readouterr().err

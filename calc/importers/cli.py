@@ -54,15 +54,15 @@ def parse_dims(items: list[str]) -> dict[str, int]:
         name, sep, value = item.partition("=")
         name = name.strip()
         if not sep or not name:
-            raise UsageError(f"calc import onnx: --dim {item!r} is not NAME=VALUE", expected="e.g. --dim batch=1")
+            raise UsageError(f"--dim {item!r} is not NAME=VALUE", expected="e.g. --dim batch=1")
         try:
             size = int_arg(value.strip())
         except argparse.ArgumentTypeError as exc:
-            raise UsageError(f"calc import onnx: --dim {name}: {exc}", expected="a positive int") from None
+            raise UsageError(f"--dim {name}: {exc}", expected="a positive int") from None
         if size < 1:
-            raise UsageError(f"calc import onnx: --dim {name}={size}", expected="a positive int")
+            raise UsageError(f"--dim {name}={size}", expected="a positive int")
         if name in dims:
-            raise UsageError(f"calc import onnx: --dim {name} given twice", expected="each name once")
+            raise UsageError(f"--dim {name} given twice", expected="each name once")
         dims[name] = size
     return dims
 

@@ -89,7 +89,7 @@ def run(args: Any) -> int:
         from calc.hardware import load_profile
 
         profile = load_profile(args.hw)
-    network = load_spec(args.spec)
+    network = load_spec(args.spec, dims=args.dim)
     shape, context = _workload(network, args, _input_shape(network, args, sample))
     shape = tuple(network.input_shape if shape is None else shape)
 

@@ -109,7 +109,7 @@ def run(args: Any) -> int:
     convention = conventions.get(args.convention)
     dt = dtype(args.dtype)
     hw = device(profile, args.math, dtype=dt.value, compute_efficiency=compute_eff, memory_efficiency=memory_eff)
-    network = load_spec(args.spec)
+    network = load_spec(args.spec, dims=args.dim)
     shape, context = _workload(network, args, _input_shape(network, args, sample))
     if args.kv_dtype is not None and not network.uses_context():
         raise UsageError(f"--kv-dtype: {network.name} has no attention with a KV cache",
