@@ -8,6 +8,7 @@ commands never import it."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -205,8 +206,12 @@ def test_weights_are_never_loaded(onnx, importer):
 
 
 def test_fixtures_are_small():
-    sizes = {p.name: p.stat().st_size for p in FIXTURES.glob("*.onnx")}
-    assert len(sizes) == 6 and sum(sizes.values()) < 1_000_000
+    sizes = {p.name: p.stat().st_size for p in FIXTURES.glob("*")}
+    assert len(sizes) == 11 and sum(sizes.values()) < 1_000_000
+
+
+# -- Hugging Face exports: BertModel and GPT2LMHeadModel --------------------------------------------------
+HF = json.loads((FIXTURES / "hf_models.json").read_text())["models"]
 
 
 # -- bad input ---------------------------------------------------------------------------------------------
@@ -466,3 +471,227 @@ def test_report_takes_dim_for_an_onnx_model(onnx, capsys):
     assert '"input_shapes": [\n    [\n      1,\n      16,\n      64' in capsys.readouterr().out
     assert main(["report", "resnet50", "--dim", "x=1"]) == 2
     assert "--dim sizes an ONNX model's symbolic dimensions" in capsys.readouterr().err
+
+
+# -- Hugging Face exports (tools/onnx_fixtures.py: transformers 5.24.0, torch 2.14.1, TorchScript exporter) ----
+def hf_spec_network(tmp_path, fixture):
+    """The network calc.importers.hf writes from the same config (its own expected figures)."""
+    from calc.importers.hf import spec_text_from_config
+
+    model = HF[fixture]
+    config = {"model_type": "bert" if model["class"] == "BertModel" else "gpt2",
+              "architectures": [model["class"]], **model["config"]}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    return network_from_text(spec_text_from_config(path))
+
+
+@pytest.mark.parametrize("fixture", ["bert.onnx", "bert_eager.onnx", "bert_inputs.onnx", "gpt2.onnx"])
+@pytest.mark.parametrize("batch, sequence", [(1, 16), (3, 40)])
+def test_hf_export_equals_the_hf_importers_spec(importer, tmp_path, fixture, batch, sequence):
+    """Parameters: torch's sum(p.numel()) (tied weights once), recorded by the fixture script;
+    MACs and FLOPs: those of the spec `calc import hf` writes from the same config, evaluated at
+    the same batch and sequence (BertModel's pooler included in both; GPT-2's head tied in both)."""
+    imported = importer.convert(FIXTURES / fixture, {"batch": batch, "sequence": sequence})
+    ours = network_from_text(imported.text).evaluate().totals
+    theirs = hf_spec_network(tmp_path, fixture).evaluate(input_shape=(batch, sequence)).totals
+    assert imported.params == ours.params == theirs.params == HF[fixture]["params"]
+    assert (ours.macs, ours.flops) == (theirs.macs, theirs.flops)
+    assert imported.unknown == []
+
+
+def test_bert_export_layers(importer):
+    """Embeddings: word ids looked up, token types (ids built from the input's shape) as an
+    embedding beside them, positions (a constant table gathered by constant ids) as
+    position_embedding; the SDPA attention with its all-ones mask and NaN guard is one attention
+    (no mask op: not causal); the pooler reads hidden_states[:, 0]."""
+    text = importer.import_onnx(FIXTURES / "bert.onnx", {"sequence": 16})
+    for line in ("{type: embedding, name: embeddings_word_embeddings, num_embeddings: 1000, embedding_dim: 64}",
+                 "{type: embedding, name: embeddings_token_type_embeddings, num_embeddings: 2, embedding_dim: 64}",
+                 "{type: position_embedding, name: embeddings_position_embeddings, rows: 64, lookup: true}",
+                 "{type: attention, name: encoder_layer_0, heads: 4, qkv_bias: true, out_bias: true, fused: sdpa}",
+                 "{type: gelu, name: encoder_layer_1_intermediate}",
+                 "{type: select, name: pooler, dim: 1, index: 0}",
+                 "{type: tanh, name: pooler_activation}"):
+        assert line in text
+    assert "Costed up to the graph output 'pooler_output'; the others ('last_hidden_state')" in text
+    eager = importer.import_onnx(FIXTURES / "bert_eager.onnx", {"sequence": 16})
+    assert "heads: 4, qkv_bias: true, out_bias: true, fused: eager}" in eager
+
+
+def test_mask_and_token_type_inputs_are_given_values(importer):
+    """attention_mask and token_type_ids as graph inputs (as Optimum exports BERT): taken as
+    ones and zeros, said in the header; the spec is the one of the single-input export."""
+    imported = importer.convert(FIXTURES / "bert_inputs.onnx", {"sequence": 16})
+    assert "# Graph input 'attention_mask' [1, 16] taken as all ones (no padding" in imported.text
+    assert "# Graph input 'token_type_ids' [1, 16] taken as all zeros (one segment)." in imported.text
+    single = importer.convert(FIXTURES / "bert.onnx", {"sequence": 16})
+    assert imported.text.split("layers:", 1)[1] == single.text.split("layers:", 1)[1]
+
+
+def test_other_integer_inputs_are_refused(onnx, importer, tmp_path):
+    from onnx import TensorProto, helper
+
+    table = helper.make_tensor("table", TensorProto.FLOAT, [10, 4], [0.0] * 40)
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["table", "ids"], ["a"], name="emb"),
+         helper.make_node("Gather", ["table", "segment_ids"], ["b"], name="seg"),
+         helper.make_node("Add", ["a", "b"], ["y"], name="sum")], "g",
+        [helper.make_tensor_value_info(n, TensorProto.INT64, [1, 5]) for n in ("ids", "segment_ids")],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5, 4])], initializer=[table])
+    path = tmp_path / "two.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    with pytest.raises(SpecError, match=r"node 'seg' \(Gather\): reads graph input 'segment_ids'"):
+        importer.import_onnx(path)
+
+
+def test_gpt2_export_layers(importer):
+    """Conv1D (Reshape, Gemm, Reshape) is one linear of form conv1d; c_attn split into q, k, v
+    is the packed attention; the additive causal mask makes it causal; gelu_new's eight
+    operators are one gelu; lm_head is tied to wte (the values in the file are equal)."""
+    imported = importer.convert(FIXTURES / "gpt2.onnx", {"sequence": 16})
+    text = imported.text
+    assert ("{type: attention, name: transformer_h_1, heads: 4, causal: true, qkv: packed, qkv_bias: true, "
+            "out_bias: true, projection: conv1d, fused: eager}") in text
+    assert "{type: linear, name: transformer_h_0_mlp_c_fc, Cout: 256, bias: true, form: conv1d}" in text
+    assert "{type: gelu, name: transformer_h_0_mlp}" in text
+    assert "{type: position_embedding, name: transformer_wpe, rows: 64, lookup: true}" in text
+    assert "{type: linear, name: lm_head, Cout: 256, bias: false, tie: transformer_wte}" in text
+    assert "'lm_head' shares the weight of 'transformer_wte' (the same values, transposed)" in text
+    report = network_from_text(text).evaluate()
+    kinds = [r.kind for r in report.rows]
+    assert kinds.count("attn_mask") == 2 and "unknown" not in kinds
+
+
+def test_gpt2_tie_without_the_data_is_counted_apart(onnx, importer, tmp_path):
+    """Weights in external data are never loaded: the head's weight cannot be compared with the
+    table, so it is counted apart, and the header says how many parameters fewer a tie makes."""
+    model = onnx.load(str(FIXTURES / "gpt2.onnx"), load_external_data=False)
+    for tensor in model.graph.initializer:
+        if tensor.data_location != onnx.TensorProto.EXTERNAL and len(tensor.dims) == 2:
+            tensor.ClearField("raw_data")
+            tensor.data_location = onnx.TensorProto.EXTERNAL
+            entry = tensor.external_data.add()
+            entry.key, entry.value = "location", "absent.weights"
+    path = tmp_path / "gpt2_stripped.onnx"
+    path.write_bytes(model.SerializeToString())
+    imported = importer.convert(path, {"sequence": 16})
+    assert imported.params == HF["gpt2.onnx"]["params"] + 64 * 256
+    assert "tie:" not in imported.text
+    assert ("'/lm_head/MatMul' has a weight of the shape of the table of '/transformer/wte/Gather' (transposed) "
+            "whose values are not in the file: if the model ties them (a language model's head), it has "
+            "16,384 parameters fewer than counted here.") in imported.text
+
+
+def test_mask_patterns(onnx):
+    """Causal (with cached keys: query i at position S - T + i), sliding window, all visible;
+    anything else (padding, a bias that is neither 0 nor large negative) is no pattern."""
+    import numpy as np
+
+    from calc.importers.onnx_ops import mask_pattern
+
+    def pattern(visible, shape):
+        return mask_pattern(visible, ~visible, shape)
+
+    i, j = np.arange(4)[:, None], np.arange(6)[None, :]
+    assert pattern(j <= i + 2, (1, 2, 4, 6)) == ("causal", None)
+    assert pattern((j <= i + 2) & (j > i + 2 - 3), (1, 2, 4, 6)) == ("window", 3)
+    assert pattern(np.ones((1, 1, 1, 6), bool), (2, 2, 4, 6)) == ("full", None)
+    padded = np.ones((1, 1, 4, 6), bool)
+    padded[..., -1] = False
+    assert pattern(padded, (1, 2, 4, 6)) is None
+    additive = np.where(j <= i + 2, 0.0, -3.4e38)
+    assert mask_pattern(additive == 0, additive <= -1e4, (1, 1, 4, 6)) == ("causal", None)
+    biased = additive + 0.5
+    assert mask_pattern(biased == 0, biased <= -1e4, (1, 1, 4, 6)) is None
+
+
+def test_mask_patterns_property(onnx):
+    import numpy as np
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from calc.importers.onnx_ops import mask_pattern
+
+    @settings(max_examples=40, deadline=None)
+    @given(t=st.integers(1, 6), past=st.integers(0, 4), w=st.integers(1, 12))
+    def check(t, past, w):
+        s = t + past
+        p, j = np.arange(t)[:, None] + past, np.arange(s)[None, :]
+        seen = (j <= p) & (j > p - w)
+        got = mask_pattern(seen, ~seen, (1, 1, t, s))
+        if seen.all():
+            assert got == ("full", None)
+        elif w >= s:
+            assert got == ("causal", None)
+        else:
+            assert got in (("window", w), ("causal", None))
+            assert got == ("causal", None) or np.array_equal(seen, (j <= p) & (j > p - got[1]))
+
+    check()
+
+
+def test_where_mask_outside_an_attention_is_named(onnx, importer, tmp_path):
+    """Where(causal condition, scores, -inf) is read as a causal mask; outside an attention the
+    importer recognises (here no projections) it fails with its node named, never dropped."""
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    keep = np.tril(np.ones((4, 4), bool))[None, None]
+    consts = [helper.make_node("Constant", [], ["keep"], name="c1", value=onnx.numpy_helper.from_array(keep, "keep")),
+              helper.make_node("Constant", [], ["fill"], name="c2",
+                               value=helper.make_tensor("fill", TensorProto.FLOAT, [], [-np.inf]))]
+    path = save(onnx, tmp_path, [*consts,
+                                 helper.make_node("Relu", ["x"], ["s"], name="scores"),
+                                 helper.make_node("Where", ["keep", "s", "fill"], ["m"], name="/attn/Where"),
+                                 helper.make_node("Softmax", ["m"], ["y"], name="soft")],
+                [("x", [1, 2, 4, 4])], [("y", [1, 2, 4, 4])])
+    with pytest.raises(SpecError) as info:
+        importer.import_onnx(path)
+    assert one_line(info.value) == (
+        f"{path}: node '/attn/Where' (Where): cannot be imported: a Where mask on attention scores "
+        "(causal) outside an attention the importer recognises (expected --allow-unknown to keep it as a "
+        "zero-cost identity)")
+
+
+def test_gelu_tanh_form_constants_are_checked(onnx, importer, tmp_path):
+    """0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))) is one gelu; with another constant
+    the parts stay and the first that has no kind is named."""
+    from onnx import TensorProto, helper
+
+    def model(c):
+        consts = [helper.make_node("Constant", [], [n], name=n, value=helper.make_tensor(n, TensorProto.FLOAT, [], [v]))
+                  for n, v in (("half", 0.5), ("three", 3.0), ("c", c), ("root", 0.7978845608028654), ("one", 1.0))]
+        return save(onnx, tmp_path, [*consts,
+                                     helper.make_node("Mul", ["x", "half"], ["a"], name="/act/Mul"),
+                                     helper.make_node("Pow", ["x", "three"], ["p"], name="/act/Pow"),
+                                     helper.make_node("Mul", ["p", "c"], ["b"], name="/act/Mul_1"),
+                                     helper.make_node("Add", ["x", "b"], ["s"], name="/act/Add"),
+                                     helper.make_node("Mul", ["s", "root"], ["e"], name="/act/Mul_2"),
+                                     helper.make_node("Tanh", ["e"], ["t"], name="/act/Tanh"),
+                                     helper.make_node("Add", ["t", "one"], ["g"], name="/act/Add_1"),
+                                     helper.make_node("Mul", ["a", "g"], ["y"], name="/act/Mul_3")],
+                    [("x", [1, 8])], [("y", [1, 8])], name=f"gelu{c}.onnx")
+
+    assert "layers:\n  - {type: gelu, name: act}\n" in importer.import_onnx(model(0.044715))
+    with pytest.raises(SpecError, match=r"node '/act/Mul' \(Mul\): cannot be imported"):
+        importer.import_onnx(model(0.05))
+
+
+def test_sequence_longer_than_the_position_table(importer):
+    """The position ids past the table's end are an error naming the Gather, not a guess."""
+    with pytest.raises(SpecError) as info:
+        importer.import_onnx(FIXTURES / "gpt2.onnx", {"sequence": 65})
+    assert one_line(info.value) == (
+        f"{FIXTURES / 'gpt2.onnx'}: node '/transformer/wpe/Gather' (Gather): gathers row 64 of a table of 64 "
+        "rows: the sequence is longer than the model's table (expected a sequence of at most 64 tokens (--dim))")
+
+
+def test_doc_quotes_the_hf_figures(importer):
+    """docs/import-onnx.md's table of the Hugging Face exports is what the importer gives."""
+    doc = (ROOT / "docs" / "import-onnx.md").read_text()
+    for fixture in HF:
+        for n, t in ((1, 16), (3, 40)):
+            imported = importer.convert(FIXTURES / fixture, {"batch": n, "sequence": t})
+            ours = network_from_text(imported.text).evaluate().totals
+            assert f"| `{fixture}` | {n} x {t} | {imported.params:,} | {ours.macs:,} | {ours.flops:,} |" in doc

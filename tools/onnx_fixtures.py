@@ -51,17 +51,19 @@ MIN_STRIPPED = 16
 """Initializers of at least this many elements lose their data (weights, biases, tables)."""
 
 
-def strip_weights(model) -> None:
+def strip_weights(model, keep: frozenset[str] = frozenset()) -> None:
     """Replace the data of every initializer of MIN_STRIPPED elements or more by a reference to
     zero bytes of external data ('stripped.weights', never written): dims and type are kept.
-    Nodes lose their doc strings and metadata (the dynamo exporter's stack traces)."""
+    Initializers named in `keep` keep their data (a tied head and its embedding table, which
+    the importer tells tied by their values).  Nodes lose their doc strings and metadata (the
+    dynamo exporter's stack traces)."""
     from onnx import TensorProto
 
     for node in model.graph.node:  # the dynamo exporter's stack traces and fx names: not needed
         del node.metadata_props[:]
         node.ClearField("doc_string")
     for tensor in model.graph.initializer:
-        if math.prod(tensor.dims) < MIN_STRIPPED:
+        if math.prod(tensor.dims) < MIN_STRIPPED or tensor.name in keep:
             continue
         tensor.ClearField("raw_data")
         for field in ("float_data", "int32_data", "int64_data", "double_data"):
@@ -85,7 +87,8 @@ def randomise_batchnorms(model) -> None:
                 module.bias.uniform_(-0.5, 0.5)
 
 
-def export(model, args, name: str, *, opset: int, folding: bool = True, dynamo: bool = False, **kwargs) -> None:
+def export(model, args, name: str, *, opset: int, folding: bool = True, dynamo: bool = False,
+           keep=lambda proto: frozenset(), **kwargs) -> None:
     import onnx
     import torch
 
@@ -100,7 +103,7 @@ def export(model, args, name: str, *, opset: int, folding: bool = True, dynamo: 
             torch.onnx.export(model, args, buffer, dynamo=False, opset_version=opset,
                               training=torch.onnx.TrainingMode.EVAL, do_constant_folding=folding, **kwargs)
     proto = onnx.load_from_string(buffer.getvalue())
-    strip_weights(proto)
+    strip_weights(proto, keep(proto))
     proto.producer_version = torch.__version__
     data = proto.SerializeToString(deterministic=True)
     (OUT / name).write_bytes(data)
@@ -203,10 +206,86 @@ def transformers() -> None:
            input_names=["x", "past_key", "past_value"], output_names=["y", "present_key", "present_value"])
 
 
+BERT = {"vocab_size": 1000, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+        "intermediate_size": 256, "max_position_embeddings": 64, "type_vocab_size": 2}
+HF_MODELS = {
+    # name: (transformers class, config keys, attn_implementation, graph inputs, mask of ones inside)
+    "bert.onnx": ("BertModel", BERT, "sdpa", ("input_ids",), True),
+    "bert_eager.onnx": ("BertModel", BERT, "eager", ("input_ids",), False),
+    "bert_inputs.onnx": ("BertModel", BERT, "sdpa", ("input_ids", "attention_mask", "token_type_ids"), False),
+    "gpt2.onnx": ("GPT2LMHeadModel", {"vocab_size": 256, "n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 64,
+                                      "bos_token_id": 0, "eos_token_id": 0}, "eager", ("input_ids", "attention_mask"),
+                  False),
+}
+"""The Hugging Face models (transformers 5.24.0, random weights, torch.manual_seed(0)), exported by
+the TorchScript exporter at opset 17, every input (batch, sequence):
+    bert.onnx         BertModel, SDPA attention (transformers' default), input_ids only and an
+                      attention_mask of ones made inside (torch.ones_like(input_ids)): the mask is
+                      built from the ids' shape (Where, Expand) and added to the scores, softmax
+                      guarded by Where(IsNaN(p), 0, p)
+    bert_eager.onnx   BertModel, eager attention, input_ids only, no mask: no mask op
+    bert_inputs.onnx  BertModel, SDPA, inputs input_ids, attention_mask, token_type_ids (as Optimum
+                      exports it)
+    gpt2.onnx         GPT2LMHeadModel (lm_head tied to transformer.wte), eager attention, inputs
+                      input_ids and attention_mask: Conv1D as Reshape/Gemm/Reshape, c_attn split
+                      into q, k, v, the causal mask added to the scores, gelu_new as eight
+                      operators.  GPT-2 needs an attention_mask under the TorchScript exporter:
+                      without one, transformers 5.24 looks for packed sequences with torch.diff
+                      (masking_utils.py:757), which it cannot export.  Vocabulary 256 so that the
+                      tied head's weight and wte keep their data (2 x 64 kB): the importer tells
+                      the tie from the values.
+Their parameter counts (sum of p.numel() over model.parameters(), tied weights once) and the configs
+are written to hf_models.json for the tests."""
+
+
+def hf_models() -> None:
+    import json
+
+    import torch
+    import transformers
+
+    results = {}
+    for name, (cls_name, keys, attention, inputs, ones) in HF_MODELS.items():
+        base = getattr(transformers, cls_name)
+        config_cls = transformers.BertConfig if cls_name == "BertModel" else transformers.GPT2Config
+        config = config_cls(**keys, attn_implementation=attention)
+
+        class Exported(base):  # positional inputs only: the exporter's args
+            def forward(self, input_ids, attention_mask=None, token_type_ids=None, _ones=ones, _cls=cls_name):
+                if _ones:
+                    attention_mask = torch.ones_like(input_ids)
+                if _cls == "BertModel":
+                    out = super().forward(input_ids=input_ids, attention_mask=attention_mask,
+                                          token_type_ids=token_type_ids)
+                    return out.last_hidden_state, out.pooler_output
+                return super().forward(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
+
+        torch.manual_seed(0)
+        model = Exported(config).eval()
+        outputs = ["last_hidden_state", "pooler_output"] if cls_name == "BertModel" else ["logits"]
+
+        def tied(proto):
+            head = next((n for n in proto.graph.node if n.name == "/lm_head/MatMul"), None)
+            return frozenset() if head is None else frozenset({head.input[1], "transformer.wte.weight"})
+
+        ids = torch.zeros(1, 16, dtype=torch.long)
+        args = tuple(torch.ones_like(ids) if i == "attention_mask" else ids for i in inputs)
+        export(model, args, name, opset=17, keep=tied, input_names=list(inputs), output_names=outputs,
+               dynamic_axes={i: {0: "batch", 1: "sequence"} for i in inputs})
+        results[name] = {"class": cls_name, "config": keys, "attn_implementation": attention,
+                         "inputs": list(inputs), "mask_of_ones_inside": ones,
+                         "params": sum(p.numel() for p in model.parameters()), "tied": cls_name != "BertModel"}
+    text = json.dumps({"transformers": transformers.__version__, "torch": torch.__version__,
+                       "models": results}, indent=2) + "\n"
+    (OUT / "hf_models.json").write_text(text)
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
-    cnns()
-    transformers()
+    if sys.argv[1:] != ["hf"]:
+        cnns()
+        transformers()
+    hf_models()
     return 0
 
 

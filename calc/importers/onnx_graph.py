@@ -5,12 +5,17 @@ graph as the spec's composites (`residual`, `parallel`, `gate`).
 No `onnx` import here: nodes are plain records made by calc.importers.onnx_ops.
 
 Fusions (each checked before it applies; a pattern that does not match leaves its nodes alone):
+    lookup     x + table[constant ids] where the input is token ids -> embedding of the ids, add
     bias       MatMul(x, W) + b (b of Cout entries)              -> linear with bias
+    conv1d     Reshape (N*T, d), Gemm, Reshape (N, T, nf)         -> linear, form conv1d
     silu       x * Sigmoid(x)                                     -> silu
-    attention  q, k, v projections of one x, reshape/transpose to heads, q k^T, one scale by a
-               constant, Softmax, p v, back to (N, T, H*h), output projection; k and v may be
+    gelu       erf form; tanh form (0.5 x (1 + tanh(...)))        -> gelu
+    attention  q, k, v projections of one x (or one projection split in three: packed), reshape/
+               transpose to heads, q k^T, one scale by a constant (or sqrt(scale) on q and on
+               k^T: the SDPA symbolic), a constant mask (causal, window or none), Softmax (a NaN
+               guard, a Cast), p v, back to (N, T, H*h), output projection; k and v may be
                concatenated after a past cache given as graph inputs (its length is kv_len)
-                                                                  -> attention (fused: eager)
+                                                                  -> attention (fused: eager, sdpa)
 
 The spec has one input and composites whose merges have one dominating input: a value that
 several consumers read is the start of a `parallel` (or `residual`, `gate`), and each merge's
@@ -20,6 +25,7 @@ computed in one branch and read in another) cannot be written so and is refused.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +33,8 @@ from typing import Any
 from calc.errors import Location, SpecError
 
 MERGES = ("add", "mul", "concat", "matmul")
-MARKERS = ("scalar", "const_add", "kv_concat", "unknown")
+MARKERS = ("scalar", "const_add", "kv_concat", "lookup_add", "mask", "nan_guard", "isnan", "rows_merge",
+           "rows_split", "split_part", "unknown")
 """Node kinds that are no spec kind: they must be absorbed by a fusion, or the import fails
 (`unknown`: kept as a zero-cost identity with --allow-unknown when it has one input)."""
 
@@ -86,9 +93,13 @@ class Graph:
 
     # -- fusions --------------------------------------------------------------------------------
     def fuse(self, attention: bool = True) -> None:
+        self._lookup_adds()
+        self._nan_guards()
         self._fuse_bias()
+        self._fuse_conv1d()
         self._fuse_silu()
         self._fuse_gelu()
+        self._fuse_gelu_tanh()
         if attention:
             self._fuse_attention()
 
@@ -102,6 +113,33 @@ class Graph:
             if id(n) not in gone and n is not at:
                 out.append(n)
         self.nodes = out
+
+    def _lookup_adds(self) -> None:
+        """x + table[constant ids] (onnx_ops.table_add) where the graph's input is the token ids
+        (N, T) and the constant ids have that shape or (1, T): an embedding of the input's ids
+        beside x's branch, merged by an add, as BERT's token_type_embeddings is written
+        (specs/bert_base_uncased.yaml).  The costs are those of the graph (a lookup, no
+        arithmetic, and one add per element); which id each position reads does not change them."""
+        ids = self.shapes.get(self.source)
+        for add in [n for n in self.nodes if n.kind == "lookup_add"]:
+            shape = tuple(add.info["ids"])
+            if ids is None or len(ids) != 2 or shape not in (ids, (1, ids[1])):
+                continue
+            table = Node(add.info["gather"], "Gather", "embedding", [self.source], add.info["gather_output"],
+                         {"num_embeddings": add.info["num_embeddings"],
+                          "embedding_dim": add.info["embedding_dim"]},
+                         {}, [add.info["gather"]], "ids computed from the input's shape (constant ids)")
+            merge = Node(add.name, add.op, "add", [*add.inputs, table.output], add.output, {}, {}, add.absorbed)
+            self.nodes = [table, *[merge if n is add else n for n in self.nodes]]
+
+    def _nan_guards(self) -> None:
+        """The IsNaN of a NaN guard (onnx_ops.where) is part of it: dropped, its name absorbed."""
+        consumers = self.consumers()
+        for guard in [n for n in self.nodes if n.kind == "nan_guard"]:
+            isnan = next((n for n in self.nodes if n.kind == "isnan" and n.name == guard.info["isnan"]), None)
+            if isnan is not None and not consumers.get(isnan.output) and isnan.output != self.output:
+                self.nodes = [n for n in self.nodes if n is not isnan]
+                guard.absorbed.extend(isnan.absorbed)
 
     def _fuse_bias(self) -> None:
         producers, consumers = self.producers(), self.consumers()
@@ -118,6 +156,89 @@ class Graph:
                          {**lin.layer, "bias": True}, dict(lin.info), [*lin.absorbed, add.name])
             self._replace([lin, add], fused, add)
             producers, consumers = self.producers(), self.consumers()
+
+    def _only(self, node: Node | None) -> Node | None:
+        """The one consumer of a node's output (None when several, none, or it is the graph output)."""
+        if node is None or node.output == self.output:
+            return None
+        uses = self.consumers().get(node.output, [])
+        return uses[0] if len(uses) == 1 else None
+
+    def _fuse_conv1d(self) -> None:
+        """transformers' Conv1D as TorchScript exports it: x.view(-1, d) (Reshape merging the
+        batch and sequence axes), Gemm(x, W (d, nf), b) (torch.addmm), .view(N, T, nf): one
+        `linear` with `form: conv1d` on x (transformers/pytorch_utils.py, Conv1D.forward)."""
+        for merge in [n for n in self.nodes if n.kind == "rows_merge"]:
+            lin = self._only(merge)
+            back = self._only(lin) if lin is not None and lin.kind == "linear" else None
+            x = merge.inputs[0]
+            shape = self.shapes.get(x)
+            if lin is None or back is None or back.kind != "rows_split" or shape is None:
+                continue
+            if tuple(back.info["shape"]) != (*shape[:-1], lin.layer["Cout"]):
+                continue
+            layer = {**lin.layer}
+            if layer.get("bias"):
+                layer["form"] = "conv1d"
+            fused = Node(lin.name, "Reshape+Gemm+Reshape", "linear", [x], back.output, layer, dict(lin.info),
+                         [*merge.absorbed, *lin.absorbed, *back.absorbed])
+            self._replace([merge, lin, back], fused, back)
+        for n in self.nodes:  # unfused, but the batch axis stayed first: a plain reshape
+            if n.kind in ("rows_merge", "rows_split") and n.info.get("plain") is not None:
+                n.kind, n.layer = "reshape", dict(n.info["plain"])
+
+    def _fuse_gelu_tanh(self) -> None:
+        """GELU's tanh form written with operators (transformers' NewGELUActivation, GPT-2's
+        gelu_new: 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3))), exported as
+        Mul(x, 0.5), Pow(x, 3), Mul(0.044715), Add(x, .), Mul(sqrt(2/pi)), Tanh, Add(1), Mul;
+        or with the 0.5 last): one `gelu`, as specs/gpt2.yaml costs gelu_new.  Every constant
+        is checked (float32 precision)."""
+        for tanh in [n for n in self.nodes if n.kind == "tanh" and len(n.inputs) == 1]:
+            parts = self._gelu_tanh_parts(tanh)
+            if parts is None:
+                continue
+            x, end = parts[0].inputs[0], parts[-1]
+            fused = Node(_common_scope([p.name for p in parts]) or tanh.name, "Tanh-GELU", "gelu", [x],
+                         end.output, {}, {}, [a for p in parts for a in p.absorbed])
+            self._replace(parts, fused, end)
+
+    def _gelu_tanh_parts(self, tanh: Node) -> list[Node] | None:
+        """The nodes of GELU's tanh form around `tanh`, the first reading x, the last the result."""
+        producers = self.producers()
+
+        def scalar(node: Node | None, op: str, value: float) -> bool:
+            return (node is not None and node.kind == "scalar" and node.info.get("op") == op
+                    and _near(node.info.get("value"), value))
+
+        inner = producers.get(tanh.inputs[0])
+        if inner is None or not scalar(inner, "Mul", (2 / math.pi) ** 0.5) or self._only(inner) is not tanh:
+            return None
+        total = producers.get(inner.inputs[0])
+        if total is None or total.kind != "add" or len(total.inputs) != 2 or self._only(total) is not inner:
+            return None
+        for x, c in (total.inputs, total.inputs[::-1]):
+            cube = producers.get(c)
+            if cube is None or not scalar(cube, "Mul", 0.044715) or self._only(cube) is not total:
+                continue
+            cubed = producers.get(cube.inputs[0])
+            if cubed is not None and scalar(cubed, "Pow", 3.0) and cubed.inputs == [x] and self._only(cubed) is cube:
+                break
+        else:
+            return None
+        one = self._only(tanh)
+        if one is None or one.kind != "const_add" or one.info.get("value") != 1.0:
+            return None
+        last = self._only(one)
+        if last is None or last.kind != "mul" or len(last.inputs) != 2:
+            return None
+        half = producers.get(next((v for v in last.inputs if v != one.output), ""))
+        middle = [cubed, cube, total, inner, tanh, one, last]
+        if half is not None and scalar(half, "Mul", 0.5) and half.inputs == [x] and self._only(half) is last:
+            return [half, *middle]  # 0.5 * x first (NewGELUActivation)
+        end = self._only(last)
+        if sorted(last.inputs) == sorted([x, one.output]) and end is not None and scalar(end, "Mul", 0.5):
+            return [*middle, end]  # x * (1 + tanh(...)) * 0.5
+        return None
 
     def _fuse_silu(self) -> None:
         producers, consumers = self.producers(), self.consumers()
@@ -281,6 +402,10 @@ class Graph:
 
     def _layer(self, node: Node, names: Names) -> dict[str, Any]:
         item = {"type": node.kind, "name": names.take(node.name), **node.layer}
+        if node.kind == "embedding":  # a tie may name it (resolved and removed by the importer)
+            item["@onnx"] = node.name
+        if "tie" in node.info:
+            item["@tie"] = node.info["tie"]
         if node.note:
             item["#"] = "".join(c if c.isprintable() else repr(c)[1:-1] for c in node.note)
         return item
@@ -321,6 +446,8 @@ class AttentionMatch:
         self.nodes: list[Node] = []
         self.scalars = 0
         self.past = False
+        self.part: Node | None = None
+        """The split_part a walk back passed (packed q, k, v), reset before each walk."""
 
     def only_use(self, node: Node) -> Node | None:
         uses = self.consumers.get(node.output, [])
@@ -343,26 +470,61 @@ class AttentionMatch:
                 if node.info.get("past") not in self.g.extra_inputs:
                     return None
                 self.past = True
+            if node.kind == "split_part":
+                if self.part is not None or not node.info["last_axis"]:
+                    return None
+                self.part = node
             value = node.inputs[0]
 
     def find(self) -> tuple[list[Node], Node, Node] | None:
         g, soft = self.g, self.soft
         score = self.producers.get(soft.inputs[0])
-        while score is not None and score.kind == "scalar":
+        masks: list[Node] = []
+        while score is not None and score.kind in ("scalar", "mask"):
             self.nodes.append(score)
-            self.scalars += 1
+            if score.kind == "scalar":
+                self.scalars += 1
+            else:
+                masks.append(score)
             score = self.producers.get(score.inputs[0])
+        if len(masks) > 1:
+            return None
         if score is None or score.kind != "matmul" or len(score.inputs) != 2:
             return None
         ctx = self.only_use(soft)
-        if ctx is None or ctx.kind != "matmul" or ctx.inputs[0] != soft.output:
+        probs = soft
+        while ctx is not None and ctx.kind in ("nan_guard", "identity"):  # NaN guard, Cast to its type
+            self.nodes.append(ctx)
+            probs, ctx = ctx, self.only_use(ctx)
+        if ctx is None or ctx.kind != "matmul" or ctx.inputs[0] != probs.output:
             return None
         self.nodes += [score, soft, ctx]
-        lq = self.back(score.inputs[0], (*self.PASS, "scalar"))
-        lk = self.back(score.inputs[1], (*self.PASS, "scalar", "kv_concat"))
-        lv = self.back(ctx.inputs[1], (*self.PASS, "kv_concat"))
+        on_scores = self.scalars
+        parts: list[Node | None] = []
+        lq = self.back(score.inputs[0], (*self.PASS, "scalar", "split_part"))
+        on_q = self.scalars - on_scores
+        parts.append(self.part)
+        self.part = None
+        lk = self.back(score.inputs[1], (*self.PASS, "scalar", "kv_concat", "split_part"))
+        on_k = self.scalars - on_scores - on_q
+        parts.append(self.part)
+        self.part = None
+        lv = self.back(ctx.inputs[1], (*self.PASS, "kv_concat", "split_part"))
+        parts.append(self.part)
         if lq is None or lk is None or lv is None or not lq.inputs == lk.inputs == lv.inputs:
             return None
+        packed = parts[0] is not None
+        if packed:  # one projection split into q, k, v along its last axis (GPT-2's c_attn)
+            if (any(p is None for p in parts) or not lq is lk is lv
+                    or [p.info["index"] for p in parts] != [0, 1, 2]  # type: ignore[union-attr]
+                    or len(parts[0].info["widths"]) != 3):  # type: ignore[union-attr]
+                return None
+            widths = parts[0].info["widths"]  # type: ignore[union-attr]
+            self.nodes = list({id(n): n for n in self.nodes}.values())  # the projection once
+        elif any(p is not None for p in parts):
+            return None
+        else:
+            widths = [lq.layer["Cout"], lk.layer["Cout"], lv.layer["Cout"]]
         node, out = ctx, None
         while True:
             nxt = self.only_use(node)
@@ -375,8 +537,11 @@ class AttentionMatch:
             if nxt.kind not in self.PASS:
                 return None
             node = nxt
-        if self.scalars != 1:
-            return None  # the attention kind scales its scores once
+        # the attention kind scales its scores once: eager scales the scores (HF's eager path);
+        # torch.onnx's TorchScript symbolic of scaled_dot_product_attention (opset 14+) scales q
+        # and k^T by sqrt(scale) each, which the sdpa form of the kind stands for
+        if (on_scores, on_q, on_k) not in ((1, 0, 0), (0, 1, 1)):
+            return None
         x = lq.inputs[0]
         shapes = g.shapes
         sshape, qshape, xshape = shapes.get(score.output), shapes.get(score.inputs[0]), shapes.get(x)
@@ -385,11 +550,10 @@ class AttentionMatch:
         _, heads, t, s = sshape
         h = qshape[-1]
         d = xshape[-1]
-        if (t != xshape[1] or lq.layer["Cout"] != heads * h or lk.layer["Cout"] % h
-                or lv.layer["Cout"] != lk.layer["Cout"] or out.info.get("Cin") != heads * h
-                or out.layer["Cout"] != d):
+        if (t != xshape[1] or widths[0] != heads * h or widths[1] % h or widths[2] != widths[1]
+                or out.info.get("Cin") != heads * h or out.layer["Cout"] != d):
             return None
-        kv_heads = lk.layer["Cout"] // h
+        kv_heads = widths[1] // h
         if heads % kv_heads or not lq.layer["bias"] == lk.layer["bias"] == lv.layer["bias"]:
             return None
         inside = {id(n) for n in self.nodes}
@@ -408,11 +572,20 @@ class AttentionMatch:
             layer["kv_heads"] = kv_heads
         if h * heads != d:
             layer["head_dim"] = h
+        pattern = masks[0].info["pattern"] if masks else "full"
+        if pattern != "full":  # causal: the kind's mask row prices one op per score, as the graph's
+            layer["causal"] = True
+        if pattern == "window":
+            layer["window"] = masks[0].info["window"]
+        if packed:
+            layer["qkv"] = "packed"
         layer["qkv_bias"] = lq.layer["bias"]
         layer["out_bias"] = out.layer["bias"]
+        if lq.layer.get("form") == out.layer.get("form") == "conv1d":
+            layer["projection"] = "conv1d"
         if self.past:
             layer["kv_len"] = s
-        layer["fused"] = "eager"
+        layer["fused"] = "eager" if on_scores else "sdpa"
         ordered = sorted(self.nodes, key=g.nodes.index)
         names = [name for n in ordered for name in n.absorbed]
         fused = Node(_common_scope([n.name for n in ordered]) or lq.name, "attention", "attention", [x],

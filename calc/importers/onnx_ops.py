@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from calc.importers.onnx_graph import Node
+from calc.importers.onnx_graph import Node, fail
 
 ACTIVATIONS: dict[str, str] = {
     "Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "HardSwish": "hardswish",
@@ -27,6 +27,12 @@ ACTIVATIONS: dict[str, str] = {
 class Reader(Protocol):
     file: str
     extra_inputs: set[str]
+    source: str
+    types: dict[str, int]
+
+    def lookup(self, value: str) -> tuple[Any, tuple[int, ...]] | None: ...
+    def array(self, value: str) -> Any: ...
+    producer: dict[str, Any]
 
     def is_static(self, value: str) -> bool: ...
     def shape(self, value: str, node: Any) -> tuple[int, ...]: ...
@@ -341,6 +347,14 @@ def binary(r: Reader, node: Any) -> Node:
         return make(node, "scalar", [x], op=node.op_type, value=value[0] if value else None,
                     reason=f"{node.op_type} by a constant scalar has no spec kind (only inside an "
                            "attention's score scaling or GELU's erf form)")
+    found = r.lookup(const) if node.op_type == "Add" else None
+    if found is not None:
+        return table_add(r, node, x, *found)
+    if node.op_type == "Add" and len(xshape) == 4:
+        array = r.array(const)
+        pattern = None if array is None else mask_pattern(array == 0, array <= MASKED, xshape)
+        if pattern is not None and r.shape(node.output[0], node) == xshape:
+            return score_mask(node, x, pattern, "an additive mask")
     if node.op_type == "Add":
         value = r.const(const) if numel == 1 else None
         last = len(cshape) >= 1 and cshape[-1] == numel and numel == xshape[-1]
@@ -353,6 +367,126 @@ def binary(r: Reader, node: Any) -> Node:
         if len(xshape) >= 3 and numel == xshape[1] and tuple(cshape[-(len(xshape) - 1):]) == (numel,) + (1,) * (len(xshape) - 2):
             return make(node, "scale", [x], {"dim": 1})
     return unknown(node, [x], f"{node.op_type} by a constant of shape {list(cshape)} has no spec kind")
+
+
+def table_add(r: Reader, node: Any, x: str, gather: Any, table: tuple[int, ...]) -> Node:
+    """x (N, T, d) + table[ids], the ids computed from constants and shapes only (the exporter
+    builds them from buffers: transformers' position_ids and token_type_ids).
+    Ids 0, 1, ..., T-1 are positions: `position_embedding` with `lookup` and the table's rows
+    (GPT-2's wpe, BERT's position_embeddings).  Other ids (BERT's token types, all 0) are an
+    embedding of constant ids added to x, a `lookup_add` that calc.importers.onnx_graph writes as
+    an embedding of the input's ids beside x's branch.  Both cost one add per element of x and
+    rows * d parameters.  When the ids' values were not computed at import (too large), a table
+    of at least T rows is taken for positions.  Ids past the table's end (a sequence longer than
+    the model's context) are refused."""
+    import numpy
+
+    xshape, ids = r.shape(x, node), r.shape(gather.input[1], gather)
+    rows, d = table
+    gname = gather.name or gather.output[0]
+    if len(xshape) != 3 or xshape[-1] != d or r.shape(node.output[0], node) != xshape:
+        return unknown(node, [x], f"Add of rows of table {list(table)} gathered by constant ids to "
+                                  f"{list(xshape)}: no spec kind")
+    values = r.array(gather.input[1])
+    if values is not None and values.size and (values.max() >= rows or values.min() < -rows):
+        raise fail(r.file, gather.name or gather.output[0], gather.op_type,
+                   f"gathers row {int(values.max())} of a table of {rows} rows: the sequence is longer "
+                   "than the model's table", f"a sequence of at most {rows} tokens (--dim)")
+    T = xshape[1]
+    if values is not None:
+        positions = values.shape[-1:] == (T,) and bool((values.reshape(-1, T) == numpy.arange(T)).all())
+    else:
+        positions = rows >= T
+    if positions and ids in ((1, T), xshape[:2], (T,)):
+        return Node(gname, "Gather+Add", "position_embedding", [x], node.output[0], {"rows": rows, "lookup": True},
+                    {}, [gname, node.name or node.output[0]])
+    return make(node, "lookup_add", [x], num_embeddings=rows, embedding_dim=d, ids=list(ids),
+                gather=gname, gather_output=gather.output[0],
+                reason=f"Add of rows of table {list(table)} gathered by constant ids {list(ids)} "
+                       f"(an embedding of the input's ids, only where the input is token ids "
+                       f"of that shape)")
+
+
+MASKED = -1e4
+"""An additive attention mask hides a score with a large negative number: transformers 5.24
+writes torch.finfo(dtype).min (masking_utils.py, sdpa_mask/eager_mask), older code -10000.0
+(the lowest that counts as masked here), some -inf."""
+
+
+def mask_pattern(visible: Any, hidden: Any, scores: tuple[int, ...]) -> tuple[str, int | None] | None:
+    """What a constant mask on scores (N, H, T, S) keeps, from its boolean `visible` and `hidden`
+    arrays (broadcast to the scores): ('full', None) when it hides nothing; ('causal', None)
+    when query i (at position S - T + i) sees keys j <= S - T + i; ('window', w) when it sees
+    the w most recent of those; None for anything else (a value neither visible nor hidden, a
+    padding pattern, a mask that differs between sequences or heads)."""
+    import numpy
+
+    T, S = scores[-2:]
+    try:
+        visible = numpy.broadcast_to(visible, scores).reshape(-1, T, S)
+        hidden = numpy.broadcast_to(hidden, scores).reshape(-1, T, S)
+    except ValueError:
+        return None
+    if not bool(numpy.all(visible ^ hidden)) or not bool(numpy.all(visible == visible[:1])):
+        return None
+    seen = visible[0]
+    if seen.all():
+        return ("full", None)
+    position = numpy.arange(T)[:, None] + (S - T)
+    keys = numpy.arange(S)[None, :]
+    if numpy.array_equal(seen, keys <= position):
+        return ("causal", None)
+    w = int(seen[-1].sum())
+    if w >= 1 and numpy.array_equal(seen, (keys <= position) & (keys > position - w)):
+        return ("window", w)
+    return None
+
+
+def score_mask(node: Any, x: str, pattern: tuple[str, int | None] | None, what: str) -> Node:
+    """A constant mask on attention scores: a `mask` marker that only an attention absorbs
+    (calc.importers.onnx_graph.AttentionMatch)."""
+    if pattern is None:
+        return unknown(node, [x], f"{what} on scores that is neither causal, a sliding window nor "
+                                  "all visible (no spec kind)")
+    return make(node, "mask", [x], pattern=pattern[0], window=pattern[1],
+                reason=f"{what} on attention scores ({pattern[0]}) outside an attention the importer "
+                       "recognises")
+
+
+@rule("Where")
+def where(r: Reader, node: Any) -> Node:
+    """Where(condition, scores, fill) with a constant condition and fill: a mask on the
+    scores that the condition keeps (or Where(condition, fill, scores): the ones it hides)."""
+    acts = activations(r, node)
+    guard = r.producer.get(node.input[0])
+    if (len(acts) == 2 and guard is not None and guard.op_type == "IsNaN" and guard.input[0] == node.input[2]
+            and r.is_static(node.input[1]) and r.const(node.input[1]) == [0.0]):
+        # torch.onnx's scaled_dot_product_attention symbolic: softmax rows that were all masked
+        # (NaN) become 0; one select per probability, which the attention kind does not count
+        return make(node, "nan_guard", [node.input[2]], isnan=guard.name or guard.output[0],
+                    reason="Where(IsNaN(p), 0, p) outside an attention the importer recognises")
+    if len(acts) != 1 or acts[0] == node.input[0]:
+        return unknown(node, acts, "a Where of computed conditions or of two activations")
+    x = acts[0]
+    condition = r.array(node.input[0])
+    shape = r.shape(x, node)
+    if condition is None or len(shape) != 4:
+        return unknown(node, [x], "a Where that is no constant mask on attention scores")
+    other = node.input[2] if x == node.input[1] else node.input[1]
+    fill = r.array(other)
+    if fill is None or fill.size == 0 or not bool((fill <= MASKED).all()) or r.shape(node.output[0], node) != shape:
+        return unknown(node, [x], "a Where that does not fill hidden scores with a large negative constant")
+    keep = condition.astype(bool)
+    if x == node.input[2]:
+        keep = ~keep
+    return score_mask(node, x, mask_pattern(keep, ~keep, shape), "a Where mask")
+
+
+@rule("IsNaN")
+def isnan(r: Reader, node: Any) -> Node:
+    """Only as the condition of the NaN guard after an attention's softmax (`where`)."""
+    return make(node, "isnan", activations(r, node),
+                reason="IsNaN outside the NaN guard of an attention's softmax has no spec kind")
 
 
 @rule("Concat")
@@ -391,6 +525,16 @@ def reshape(r: Reader, node: Any) -> Node:
     if x is None:
         return unknown(node, activations(r, node), "a reshape of a constant")
     before, after = r.shape(x, node), r.shape(node.output[0], node)
+    # as a plain reshape when the batch axis stays first (N = 1 and one token): kept so if unfused
+    plain = {"shape": list(after[1:])} if before and after and before[0] == after[0] and len(after) >= 2 else None
+    if len(before) >= 3 and after == (math.prod(before[:-1]), before[-1]):
+        # x.view(-1, d) before a Gemm (transformers' Conv1D): the rows of all samples merged
+        return make(node, "rows_merge", [x], plain=plain, reason=f"reshapes {list(before)} to {list(after)}, "
+                    "merging the batch axis (only around a Gemm, as transformers' Conv1D writes it)")
+    if len(before) == 2 and len(after) >= 3 and math.prod(after[:-1]) == before[0]:
+        return make(node, "rows_split", [x], shape=list(after), plain=plain,
+                    reason=f"reshapes {list(before)} to {list(after)}, splitting the batch axis (only "
+                           "after a Gemm of merged rows, as transformers' Conv1D writes it)")
     if not before or not after or before[0] != after[0] or len(after) < 2:
         return unknown(node, [x], f"reshapes {list(before)} to {list(after)}: the batch axis does not stay first")
     return make(node, "reshape", [x], {"shape": list(after[1:])})
@@ -408,6 +552,49 @@ def transpose(r: Reader, node: Any) -> Node:
     return make(node, "permute", [x], {"dims": perm})
 
 
+@rule("Cast")
+def cast(r: Reader, node: Any) -> Node:
+    """A Cast of an activation to the type it has already (transformers' softmax(...).to(dtype)):
+    an identity; a real conversion has no spec kind."""
+    x = one_input(r, node)
+    if x is None:
+        return unknown(node, activations(r, node), "a Cast of a constant")
+    if r.attr(node, "to") == r.types.get(x):
+        return make(node, "identity", [x])
+    return unknown(node, [x], f"a Cast from type {r.types.get(x)} to {r.attr(node, 'to')} (no spec kind)")
+
+
+@rule("Pow")
+def power(r: Reader, node: Any) -> Node:
+    """x ** constant: only inside GELU's tanh form (x ** 3), as a marker."""
+    x = one_input(r, node)
+    value = r.const(node.input[1]) if len(node.input) > 1 else None
+    if x is None or value is None or len(value) != 1:
+        return unknown(node, activations(r, node), "a Pow other than by a constant scalar")
+    return make(node, "scalar", [x], op="Pow", value=value[0],
+                reason="Pow by a constant has no spec kind (only inside GELU's tanh form)")
+
+
+def split(r: Reader, node: Any) -> list[Node]:
+    """Split of an activation along its last axis into parts: one `split_part` marker per output,
+    which only an attention absorbs (the packed q, k, v projection of GPT-2's c_attn)."""
+    x = one_input(r, node)
+    if x is None:
+        return [unknown(node, activations(r, node), "a Split of a constant")]
+    shape = r.shape(x, node)
+    axis = r.attr(node, "axis", 0) % len(shape)
+    widths = [r.shape(o, node)[axis] for o in node.output]
+    name = node.name or node.output[0]
+    parts = []
+    for i, out in enumerate(node.output):
+        part = Node(name if i == 0 else f"{name}#{i}", node.op_type, "split_part", [x], out, {},
+                    {"index": i, "widths": widths, "last_axis": axis == len(shape) - 1,
+                     "reason": f"Split of {list(shape)} along axis {axis} (only the packed q, k, v of an "
+                               "attention the importer recognises)"}, [name] if i == 0 else [])
+        parts.append(part)
+    return parts
+
+
 @rule("Identity", "Dropout")
 def identity(r: Reader, node: Any) -> Node:
     x = one_input(r, node)
@@ -418,8 +605,18 @@ def identity(r: Reader, node: Any) -> Node:
 
 @rule("Gather")
 def gather(r: Reader, node: Any) -> Node:
-    """A table (initializer) indexed by token ids: an embedding."""
+    """A table (initializer) indexed by token ids: an embedding; an activation indexed by one
+    constant position along an axis after the batch: `select` (BERT's pooler reads
+    hidden_states[:, 0])."""
     table, ids = node.input[0], node.input[1]
+    if not r.is_static(table) and r.is_static(ids):
+        index = r.const(ids)
+        rank = len(r.shape(table, node))
+        axis = r.attr(node, "axis", 0) % rank
+        if index is None or len(index) != 1 or r.shape(ids, node) != () or axis == 0:
+            return unknown(node, [table], "a Gather of an activation other than one constant "
+                                          "position along an axis after the batch")
+        return make(node, "select", [table], {"dim": axis, "index": int(index[0])})
     if not r.is_static(table) or r.is_static(ids) or r.attr(node, "axis", 0) != 0:
         return unknown(node, activations(r, node), "a Gather other than an embedding lookup")
     w = r.shape(table, node)
