@@ -231,6 +231,31 @@ def int_arg(text: str) -> int:
     return int(text)
 
 
+def parse_dims(items: list[str]) -> dict[str, int]:
+    """--dim NAME=VALUE ... (an ONNX model's symbolic dimensions) as {name: value}: each name
+    once, each value a positive int."""
+    import argparse
+
+    from calc.errors import UsageError
+
+    dims: dict[str, int] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"--dim {item!r} is not NAME=VALUE", expected="e.g. --dim batch=1")
+        try:
+            size = int_arg(value.strip())
+        except argparse.ArgumentTypeError as exc:
+            raise UsageError(f"--dim {name}: {exc}", expected="a positive int") from None
+        if size < 1:
+            raise UsageError(f"--dim {name}={size}", expected="a positive int")
+        if name in dims:
+            raise UsageError(f"--dim {name} given twice", expected="each name once")
+        dims[name] = size
+    return dims
+
+
 _LIST_SEPARATOR = r"[,xX]"
 
 
@@ -671,7 +696,6 @@ def load_spec(spec: str, stdin_bytes: bytes | None = None, dims: list[str] | Non
 
         return network_from_config(path)
     if path.endswith(".onnx"):  # an ONNX model, imported in memory (docs/import-onnx.md)
-        from calc.importers.cli import parse_dims
         from calc.importers.onnx import network_from_onnx
 
         return network_from_onnx(path, parse_dims(dims or []))

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 import calc.cli
 from calc.errors import CalcError, SpecError, UsageError
 from calc.importers import hf
-from calc.importers.cli import parse_dims
+from calc.cli import parse_dims
 from calc.importers.hf import network_from_config, spec_text_from_config
 from calc.network import load_network, network_from_text
 

@@ -45,28 +45,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _output(onnx)
 
 
-def parse_dims(items: list[str]) -> dict[str, int]:
-    """--dim NAME=VALUE ... as {name: value}: a name once, a value a positive int."""
-    from calc.cli import int_arg
-
-    dims: dict[str, int] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            raise UsageError(f"--dim {item!r} is not NAME=VALUE", expected="e.g. --dim batch=1")
-        try:
-            size = int_arg(value.strip())
-        except argparse.ArgumentTypeError as exc:
-            raise UsageError(f"--dim {name}: {exc}", expected="a positive int") from None
-        if size < 1:
-            raise UsageError(f"--dim {name}={size}", expected="a positive int")
-        if name in dims:
-            raise UsageError(f"--dim {name} given twice", expected="each name once")
-        dims[name] = size
-    return dims
-
-
 def run(args: Any) -> int:
     output = None if args.output in (None, "-") else args.output
     if args.source == "hf":
@@ -77,6 +55,8 @@ def run(args: Any) -> int:
         emit(spec_text_from_config(args.config), output, [args.config])
         return 0
     if args.source == "onnx":
+        from calc.cli import parse_dims
+
         dims = parse_dims(args.dim)
         if output:
             check_output(output, [args.model])
