@@ -291,17 +291,23 @@ def _input_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int_arg, metavar="N", help="the batch size (default: the spec's batch)")
 
 
+def phase_args(parser: argparse.ArgumentParser,
+               context_help: str = "tokens already in the KV cache, which self attention reads too") -> None:
+    """--phase and --context, which `_workload` reads (every command that prices a step of a
+    language model: report, compare, symbolic, plot, roofline, memory)."""
+    parser.add_argument("--phase", choices=("prefill", "decode"),
+                        help="decode: one new token per sequence after --context cached ones; "
+                             "prefill: the spec's tokens (or --input's) after them")
+    parser.add_argument("--context", type=int_arg, metavar="P", help=context_help)
+
+
 def _workload_args(parser: argparse.ArgumentParser, *, mode: bool = True) -> None:
     """What a language model is doing: training or inference, and a prefill or decode step."""
     if mode:
         parser.add_argument("--mode", default="inference", choices=("inference", "training"),
                             help="inference: a forward pass; training: a training step, as the "
                                  "convention prices one (default: inference)")
-    parser.add_argument("--phase", choices=("prefill", "decode"),
-                        help="decode: one new token per sequence after --context cached ones; "
-                             "prefill: the spec's tokens (or --input's) after them")
-    parser.add_argument("--context", type=int_arg, metavar="P",
-                        help="tokens already in the KV cache, which self attention reads too")
+    phase_args(parser)
     parser.add_argument("--recompute", choices=("none", "selective", "full"),
                         help="activation recomputation in a training step: selective (the attention's "
                              "scores to its weighted sum) or full (every layer but the embeddings and "

@@ -21,7 +21,7 @@ DTYPES = ("fp32", "fp16", "bf16", "fp8", "int8", "fp64")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from calc.cli import _input_args, _spec_arg, format_help, int_arg
+    from calc.cli import _input_args, _spec_arg, format_help, phase_args
 
     _spec_arg(parser)
     parser.add_argument("--mode", default="inference", choices=("inference", "training"),
@@ -38,13 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="training: activation recomputation (default none)")
     parser.add_argument("--fp32-grads", action="store_true",
                         help="training, mixed precision: keep fp32 gradients (18 bytes per parameter with Adam)")
-    # as calc.cli's --phase and --context (read by calc.cli._workload)
-    parser.add_argument("--phase", choices=("prefill", "decode"),
-                        help="decode: one new token per sequence after --context cached ones; "
-                             "prefill: the spec's tokens (or --input's) after them")
-    parser.add_argument("--context", type=int_arg, metavar="P",
-                        help="tokens already in the KV cache (transformers): its bytes, and the "
-                             "largest context that fits with --hw")
+    phase_args(parser, "tokens already in the KV cache (transformers): its bytes, and the "
+                       "largest context that fits with --hw")
     parser.add_argument("--kv-dtype", default=None, choices=DTYPES, help="the KV cache's dtype (default: --dtype)")
     parser.add_argument("--hw", metavar="NAME|FILE", help="a hardware profile: does it fit, and the largest batch that does")
     parser.add_argument("--format", default="text", choices=FORMATS, help=format_help(FORMATS))

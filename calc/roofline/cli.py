@@ -22,7 +22,14 @@ PEAK_DTYPES = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from calc.cli import DTYPES, _input_args, _output_arg, _spec_arg, int_arg
+    from calc.cli import (
+        DTYPES,
+        _input_args,
+        _output_arg,
+        _spec_arg,
+        int_arg,
+        phase_args,
+    )
 
     _spec_arg(parser)
     parser.add_argument("--hw", metavar="NAME|FILE", help="the device: a shipped profile's name (see 'calc "
@@ -37,13 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="counting convention for FLOPs (default: 2mac, 2 FLOPs per multiply-accumulate "
                              "of the dot products, as device peaks count them; see 'calc conventions')")
     _input_args(parser)
-    # --phase and --context as calc report has them (read by calc.cli._workload); not its
-    # --mode or training options: the roofline prices a forward pass
-    parser.add_argument("--phase", choices=("prefill", "decode"),
-                        help="decode: one new token per sequence after --context cached ones; "
-                             "prefill: the spec's tokens (or --input's) after them")
-    parser.add_argument("--context", type=int_arg, metavar="P",
-                        help="tokens already in the KV cache, which self attention reads too")
+    # --phase and --context as calc report has them; not its --mode or training options: the
+    # roofline prices a forward pass
+    phase_args(parser)
     parser.add_argument("--fuse", action="store_true",
                         help="fuse batchnorm, activation and add epilogues into the conv/linear before them "
                              "(their intermediate tensor neither written nor read back)")
@@ -77,7 +80,14 @@ def _efficiency(text: str | None) -> tuple[Any, Any]:
 
 
 def run(args: Any) -> int:
-    from calc.cli import _input_shape, _positive, _sample_and_batch, _workload, load_spec, spec_inputs
+    from calc.cli import (
+        _input_shape,
+        _positive,
+        _sample_and_batch,
+        _workload,
+        load_spec,
+        spec_inputs,
+    )
     from calc.errors import UsageError
     from calc.files import check_output, emit
 
