@@ -99,8 +99,7 @@ def compare(network: Network, names: list[str] | None = None, mode: str = "infer
         if mode == "training":
             try:
                 if top_up(c, recompute):
-                    again = [is_recomputed(recompute, op.layer, t.op, getattr(op.layer, "role", None) == "lm_head",
-                                           c.recompute_head) for op, t in pairs]
+                    again = [is_recomputed(recompute, op.layer, t.op, c.recompute_head) for op, t in pairs]
                 c = c.for_training()
             except ConventionError as exc:
                 refusals[c.name], totals[c.name] = exc.message, None

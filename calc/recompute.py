@@ -70,14 +70,15 @@ def top_up(convention: Any, policy: str | None) -> bool:
     return policy != "none"
 
 
-def is_recomputed(policy: str, layer: Any, op: str, head: bool, with_head: bool = False) -> bool:
+def is_recomputed(policy: str, layer: Any, op: str, with_head: bool = False) -> bool:
     """Whether an operation's forward runs again in the backward pass under `policy`: its spec
-    record `layer`, its operation name `op`, whether it is the LM head (`role: lm_head`), and
-    whether the convention's full recomputation includes the head (`Convention.recompute_head`)."""
+    record `layer`, its operation name `op`, and whether the convention's full recomputation
+    includes the LM head (`role: lm_head`; `Convention.recompute_head`)."""
     if policy == "selective":
         from calc.layers.attention import Context, ScoreMap, Scores
 
         return isinstance(layer, (Scores, ScoreMap, Context))
     if policy == "full":
+        head = getattr(layer, "role", None) == "lm_head"
         return (with_head or not head) and op not in LOOKUPS
     return False

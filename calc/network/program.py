@@ -172,8 +172,7 @@ class Network:
                         check_tie(op, inputs, self.ops[owner], _inputs_of(self.ops[owner], figures))
                         t.tied = True
                     figs = op_figures(t, convention, width, call)
-                    if again and is_recomputed(recompute, op.layer, t.op, _is_head(op.layer),
-                                               forward.recompute_head):
+                    if again and is_recomputed(recompute, op.layer, t.op, forward.recompute_head):
                         figs = (*figs[:5], figs[5] + forward.flops(t, call), *figs[6:])
                     if owner is not None:
                         figs = (*figs[:2], 0, *figs[3:])
@@ -390,11 +389,6 @@ def _is_symbolic(value: Any) -> bool:
     load it."""
     sympy = sys.modules.get("sympy")
     return sympy is not None and isinstance(value, sympy.Expr)
-
-
-def _is_head(layer: Layer) -> bool:
-    """Whether the record is a language model's output layer (`role: lm_head`)."""
-    return getattr(layer, "role", None) == "lm_head"
 
 
 def run(ops: tuple[Op, ...], input_shape: Shape, emit: Callable[[Op, Any], Any]) -> list[Any]:
