@@ -19,7 +19,7 @@ def test_compare_training_prints_the_llm_table(capsys):
 def test_report_decode_step(capsys):
     code, out, err = run(capsys, ["report", "llama2_7b", "--phase", "decode", "--context", "4095"])
     assert code == 0 and err == ""
-    assert out.startswith("llama2_7b: input 1x1;") and "; context 4095" in out.splitlines()[0]
+    assert out.startswith("llama2_7b: input 1x1;") and "; context 4,095" in out.splitlines()[0]
     assert "7,680,819,200" in out.splitlines()[-1]  # MACs: one token over 4,096 keys
 
 

@@ -51,7 +51,7 @@ def _caption(report: Report) -> str:
         f"largest activation {count(report.totals.largest_activation, False)}"
         + (f"; active params per token {count(t.active_params, False)}"
            if (t := report.totals).active_params != t.params else "")
-        + "".join(f"; {k} {_option_text(v)}" for k, v in _options(report).items())
+        + "".join(f"; {k} {_option_text(v, separators=True)}" for k, v in _options(report).items())
     )
 
 
@@ -60,8 +60,10 @@ def _options(report: Report) -> dict[str, object]:
     return {k: report.options[k] for k in OPTION_NAMES if report.options.get(k) is not None}
 
 
-def _option_text(value: object) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else count(value, False, False)
+def _option_text(value: object, separators: bool = False) -> str:
+    """An option's value: true/false, or a count (grouped in a caption: 'tokens 300,000,000,000';
+    plain in a CSV header, for programs)."""
+    return ("true" if value else "false") if isinstance(value, bool) else count(value, False, separators)
 
 
 def metadata(report: Report) -> dict[str, str]:
