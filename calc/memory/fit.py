@@ -2,10 +2,10 @@
 
 Rule: total(x) is the estimate's total bytes at batch (or context) x; it is non-decreasing in x
 (the weights are fixed, and every activation, saved tensor and cache term grows with the batch and
-with the cached tokens).  `largest` finds the largest x >= lo with total(x) <= capacity: double x
-from lo while it fits (at most MAX_DOUBLINGS times), then bisect between the last x that fits and
-the first that does not; None when even lo does not fit.  At most 2 x MAX_DOUBLINGS evaluations;
-no division anywhere.
+with the cached tokens).  `largest` finds the largest x >= lo with total(x) <= capacity by
+calc.search.boundary: double x from lo while it fits (at most MAX_DOUBLINGS times), then bisect
+between the last x that fits and the first that does not; None when even lo does not fit.  At
+most 2 x MAX_DOUBLINGS evaluations; no division anywhere.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from calc.errors import CalcError
+from calc.search import boundary
 
 MAX_DOUBLINGS = 40
 """x is searched up to lo x 2^40 (a batch of 10^12 samples: far past every device)."""
@@ -37,28 +38,11 @@ class Fit:
 
 def largest(total: Callable[[int], int], capacity: int, lo: int = 1) -> tuple[int | None, bool]:
     """(the largest x >= lo with total(x) <= capacity, whether the search hit its bound: then
-    x is lo x 2^MAX_DOUBLINGS and larger ones may fit too); (None, False) if lo does not fit."""
-    if total(lo) > capacity:
-        return None, False
-    good = lo
-    step = max(lo, 1)
-    bad = None
-    for _ in range(MAX_DOUBLINGS):
-        x = good + step
-        if total(x) <= capacity:
-            good, step = x, step * 2
-        else:
-            bad = x
-            break
-    if bad is None:
-        return good, True
-    while bad - good > 1:
-        mid = (good + bad) // 2
-        if total(mid) <= capacity:
-            good = mid
-        else:
-            bad = mid
-    return good, False
+    x is the last of MAX_DOUBLINGS doublings and larger ones may fit too); (None, False) if lo
+    does not fit (calc.search.boundary)."""
+    limit = lo + max(lo, 1) * (2**MAX_DOUBLINGS - 1)
+    good, bad = boundary(lambda x: total(x) <= capacity, lo, limit)
+    return good, good is not None and bad is None
 
 
 class FitError(CalcError):

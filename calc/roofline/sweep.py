@@ -26,6 +26,7 @@ from typing import Any
 from calc.errors import UsageError
 from calc.roofline.analysis import Roofline, analyse, step_input, works_of, kv_adjusted, fuse_epilogues, _network
 from calc.roofline.model import COMPUTE, Device, intensity, roof_time
+from calc.search import boundary
 
 MAX_BATCH = 2**20
 """The largest batch `sweep_batch` tries by default."""
@@ -89,28 +90,8 @@ def sweep_batch(network: Any, hw: Any, *, limit: int = MAX_BATCH, input_shape: A
                                   t.network_bound == COMPUTE, t.time, t.memory_share), r)
         return seen[n][0]
 
-    n, below = 1, 0
-    found = None
-    while n <= limit:
-        if at(n).compute_bound:
-            found = n
-            break
-        below = n
-        n *= 2
-    if found is None and below < limit:  # the limit itself, when it is no power of two
-        if at(limit).compute_bound:
-            found = limit
-        else:
-            below = limit
+    _, found = boundary(lambda n: not at(n).compute_bound, 1, limit)  # calc.search
     if found is not None:
-        lo, hi = below, found  # memory-bound at lo (0: none tried), compute-bound at hi
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if at(mid).compute_bound:
-                hi = mid
-            else:
-                lo = mid
-        found = hi
         if found > 1 and at(found - 1).compute_bound:
             raise UsageError(f"{network.name} is compute-bound at batch {found - 1} but memory-bound at a larger batch",
                              expected="a network whose intensity grows with the batch")
