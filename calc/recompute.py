@@ -70,14 +70,23 @@ def top_up(convention: Any, policy: str | None) -> bool:
     return policy != "none"
 
 
+def score_shaped(layer: Any) -> bool:
+    """Whether an operation is an attention part whose output is score-shaped (N, H, T, S): q k^T,
+    its scale, mask and softmax.  Selective recomputation stores none of these tensors (calc
+    memory) and runs them again, with the weighted sum that reads them (FLOPs)."""
+    from calc.layers.attention import ScoreMap, Scores
+
+    return isinstance(layer, (Scores, ScoreMap))
+
+
 def is_recomputed(policy: str, layer: Any, op: str, with_head: bool = False) -> bool:
     """Whether an operation's forward runs again in the backward pass under `policy`: its spec
     record `layer`, its operation name `op`, and whether the convention's full recomputation
     includes the LM head (`role: lm_head`; `Convention.recompute_head`)."""
     if policy == "selective":
-        from calc.layers.attention import Context, ScoreMap, Scores
+        from calc.layers.attention import Context
 
-        return isinstance(layer, (Scores, ScoreMap, Context))
+        return score_shaped(layer) or isinstance(layer, Context)
     if policy == "full":
         head = getattr(layer, "role", None) == "lm_head"
         return (with_head or not head) and op not in LOOKUPS

@@ -49,6 +49,7 @@ from calc.cost import BYTES, Dtype
 from calc.cost import dtype as _dtype
 from calc.errors import UsageError
 from calc.memory.saved import Saved, TrainingError, saved_items, width_bytes
+from calc.recompute import score_shaped
 
 
 class Optimizer(StrEnum):
@@ -185,13 +186,6 @@ def _count(items: list[Saved], root: list[int], act: int, seen: set) -> tuple[in
     return total, per_op, names
 
 
-def _score_shaped(op: Any) -> bool:
-    """An attention part whose output is score-shaped (N, H, T, S): QK^T, scale, mask, softmax."""
-    from calc.layers.attention import ScoreMap, Scores
-
-    return isinstance(op.layer, (Scores, ScoreMap))
-
-
 def saved_activations(network: Any, shape: tuple[int, ...], act: int, recompute: Recompute
                       ) -> tuple[int, int, tuple[SavedRow, ...], tuple[str, ...]]:
     """(bytes kept through the forward, recompute working set, rows per operation, segments)
@@ -203,9 +197,9 @@ def saved_activations(network: Any, shape: tuple[int, ...], act: int, recompute:
     work = 0
     names_of: tuple[str, ...] = ()
     if recompute == Recompute.SELECTIVE:
-        score = {i + 1 for i, op in enumerate(ops) if _score_shaped(op)}
+        score = {i + 1 for i, op in enumerate(ops) if score_shaped(op.layer)}
         kept = [s for s in items
-                if not (_score_shaped(ops[s.op]) and s.value is None)
+                if not (score_shaped(ops[s.op].layer) and s.value is None)
                 and not (s.value is not None and root[s.value] in score)]
     elif recompute == Recompute.FULL:
         spans = segments(ops)
