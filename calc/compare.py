@@ -49,12 +49,16 @@ class Comparison:
     tokens_per_step: int | None = None
 
     def per_token(self, name: str) -> Fraction | None:
+        from calc.run_compute import run_compute
+
         value = self.flops.get(name)
-        return None if value is None or not self.tokens_per_step else Fraction(value, self.tokens_per_step)
+        return None if value is None or not self.tokens else run_compute(value, self.tokens_per_step, self.tokens).per_token
 
     def run_flops(self, name: str) -> int | None:
+        from calc.run_compute import run_compute
+
         value = self.flops.get(name)
-        return None if value is None or not self.tokens else value * (self.tokens // self.tokens_per_step)
+        return None if value is None or not self.tokens else run_compute(value, self.tokens_per_step, self.tokens).flops
 
 
 def compare(network: Network, names: list[str] | None = None, mode: str = "inference", *,
