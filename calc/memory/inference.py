@@ -64,17 +64,15 @@ def inference_memory(network: Any, *, input_shape: Any = None, batch: int | None
     network = _network(network)
     dt = _dtype(dtype)
     kv_dt = dt if kv_dtype is None else _dtype(kv_dtype)
-    report = network.evaluate("exact", dt, input_shape, batch=batch, context=context or None)
+    report = network.evaluate("exact", dt, input_shape, batch=batch, context=context or None,
+                              kv_dtype=kv_dt if network.uses_context() else None)
     live = live_activations(report, network)
     if live is None:
         raise UsageError("a memory estimate needs int sizes", expected="an int input shape")
     width = BYTES[dt]
     shape = report.input_shapes[0]
     t = report.totals
-    kv: tuple[tuple[str, int], ...] = ()
-    if network.uses_context():
-        entries = network.kv_cache(shape, context=context or None)
-        kv = tuple((path, n * BYTES[kv_dt]) for path, n in entries.items())
+    kv: tuple[tuple[str, int], ...] = tuple((report.kv_cache or {}).items())  # at kv_dt
     kv_bytes = sum(b for _p, b in kv)
     weights = (t.params + t.buffers) * width
     activations = live.peak * width
