@@ -5,6 +5,7 @@ reproduction), PaLM's Table 22 with and without rematerialization, Megatron's GP
 parameters and 34 days."""
 
 import json
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -131,9 +132,12 @@ def test_compare_with_tokens_shows_per_token_and_run(gpt2, capsys):
     out = capsys.readouterr().out
     assert "1,024 tokens per step, 2 steps" in out
     # HF: 6 x tokens x non-embedding params (85,056,000: 124,439,808 less wte and wpe)
-    assert "hf      522,584,064,000      510,336,000      1,045,168,128,000" in out
+    hf = 6 * 85_056_000 * 1024  # 6 x tokens x non-embedding params, per 1,024-token step
+    assert re.search(rf"^hf +{hf:,} +{hf // 1024:,} +{2 * hf:,}$", out, re.M)
     cmp = compare(gpt2, ["megatron"], mode="training", tokens=2048)
-    assert cmp.per_token("megatron") == Fraction(816_962_863_104, 1024)
+    T, d, V, L = 1024, 768, 50257, 12  # Megatron today: 3 x (2 x GEMM MACs + the causal half of QK^T, PV)
+    step = 3 * (2 * (L * 12 * T * d * d + T * d * V) + 2 * L * T * T * d)
+    assert cmp.per_token("megatron") == Fraction(step, 1024) and cmp.run_flops("megatron") == 2 * step
 
 
 # --- the KV cache's dtype --------------------------------------------------------------------
