@@ -435,3 +435,11 @@ def test_profiles_ship_as_package_data():
     folder = resources.files("calc.hardware").joinpath("profiles")
     assert sorted(e.name[:-5] for e in folder.iterdir() if e.name.endswith(".yaml")) == list(profile_names())
     assert not any(name.startswith("_") for name in os.listdir(ROOT / "calc/hardware/profiles"))
+
+
+def test_a_missing_profile_file_says_profile(tmp_path):
+    """The YAML reader's 'no such file' names a spec; for --hw it names a hardware profile."""
+    with pytest.raises(CalcError) as info:
+        load_profile(tmp_path / "nothere.yaml")
+    assert info.value.one_line().endswith(
+        "nothere.yaml: no such file (expected a path to a YAML hardware profile, or a name from 'calc hardware')")

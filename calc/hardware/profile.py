@@ -344,8 +344,14 @@ def _load_shipped(name: str) -> Profile:
 
 def _load_path(path: str) -> Profile:
     from calc import yamlload
+    from calc.errors import YamlError
 
-    return from_located(yamlload.load_file(path))
+    try:
+        return from_located(yamlload.load_file(path))
+    except YamlError as exc:  # the reader's own wording names a spec: this file is a profile
+        if exc.expected and exc.expected.startswith("a path to a YAML spec"):
+            exc.expected = "a path to a YAML hardware profile, or a name from 'calc hardware'"
+        raise
 
 
 def from_located(doc: Any) -> Profile:
