@@ -9,7 +9,6 @@ imports nothing from `calc`, so `calc.arith` -> `calc.symbolic` never leads back
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from typing import Any
 

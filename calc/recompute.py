@@ -24,7 +24,6 @@ recomputing once every saved tensor exists, docs/notes/training-oracle.md sec. 2
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from calc.errors import ConventionError, UsageError
