@@ -307,8 +307,10 @@ def _workload_args(parser: argparse.ArgumentParser, *, mode: bool = True) -> Non
         parser.add_argument("--mode", default="inference", choices=("inference", "training"),
                             help="inference: a forward pass; training: a training step, as the "
                                  "convention prices one (default: inference)")
+    from calc.recompute import POLICIES
+
     phase_args(parser)
-    parser.add_argument("--recompute", choices=("none", "selective", "full"),
+    parser.add_argument("--recompute", choices=POLICIES,
                         help="activation recomputation in a training step: selective (the attention's "
                              "scores to its weighted sum) or full (every layer but the embeddings and "
                              "the LM head) adds their forward again (default: the convention's own)")

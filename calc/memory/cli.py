@@ -15,13 +15,11 @@ HELP = "memory of inference (weights, live activations, KV cache) or training (s
 FORMATS = ("text", "md", "json")
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 PRECISIONS = ("fp32", "mixed")
-RECOMPUTE = ("none", "selective", "full")
-DTYPES = ("fp32", "fp16", "bf16", "fp8", "int8", "fp64")
-"""As calc.cli.DTYPES (calc.cost.Dtype's names)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from calc.cli import _input_args, _spec_arg, format_help, phase_args
+    from calc.cli import DTYPES, _input_args, _spec_arg, format_help, phase_args
+    from calc.recompute import POLICIES
 
     _spec_arg(parser)
     parser.add_argument("--mode", default="inference", choices=("inference", "training"),
@@ -34,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default=None, choices=PRECISIONS,
                         help="training: fp32, or mixed (16-bit weights, gradients, activations; fp32 "
                              "master weights and moments) (default fp32)")
-    parser.add_argument("--recompute", default=None, choices=RECOMPUTE,
+    parser.add_argument("--recompute", default=None, choices=POLICIES,
                         help="training: activation recomputation (default none)")
     parser.add_argument("--fp32-grads", action="store_true",
                         help="training, mixed precision: keep fp32 gradients (18 bytes per parameter with Adam)")
